@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ._checks import check_finite, check_positive
-from ._zoh import apply_propagator, zoh_propagator
+from ._zoh import apply_increment, zoh_increment
 from .lif import LIF, _f32, threshold_and_reset
 
 
@@ -50,6 +50,22 @@ class AdLIF(LIF):
         return AdLIFState(v=base.v, i_syn=base.i_syn, w=jnp.zeros(shape, jnp.float32),
                           refractory=base.refractory)
 
+    def dvdt(self, v: Array, w: Array, i_ext: Array = 0.0, i_syn: Array = 0.0) -> Array:
+        """Membrane velocity (mV/ms) at ``(V, w)``, for phase-plane vector fields."""
+        return (-(v - self.v_rest) + self.tau_mem / self.c_mem * (i_syn + i_ext - w)) / self.tau_mem
+
+    def dwdt(self, v: Array, w: Array) -> Array:
+        """Adaptation velocity (pA/ms) at ``(V, w)``."""
+        return (self.a * (v - self.v_rest) - w) / self.tau_w
+
+    def v_nullcline(self, v: Array, i_ext: Array = 0.0, i_syn: Array = 0.0) -> Array:
+        """``w`` where ``dV/dt = 0``: :math:`w = I - (C/\tau_m)(V - E_L)`."""
+        return i_syn + i_ext - self.c_mem / self.tau_mem * (v - self.v_rest)
+
+    def w_nullcline(self, v: Array) -> Array:
+        """``w`` where ``dw/dt = 0``: :math:`w = a (V - E_L)`."""
+        return self.a * (v - self.v_rest)
+
     def linear_system(self) -> tuple[Array, Array]:
         """``(A, B)`` in ``x = (V - E_L, I_syn, w)`` with input ``I_ext``."""
         tm, ts, c, tw, a = jnp.broadcast_arrays(
@@ -66,18 +82,25 @@ class AdLIF(LIF):
     def discretise(self, dt: float | Array) -> AdLIFStep:
         dt = _f32(dt)
         check_positive("AdLIF", "dt", dt, "ms")
-        a_d, b_d = zoh_propagator(*self.linear_system(), dt)
+        da_d, b_d = zoh_increment(*self.linear_system(), dt)
         n_ref = jnp.round(self.t_ref / dt).astype(jnp.int32)
-        return AdLIFStep(a_d=a_d, b_d=b_d, neuron=self, n_ref=n_ref)
+        return AdLIFStep(da_d=da_d, b_d=b_d, neuron=self, n_ref=n_ref)
 
 
 class AdLIFStep(eqx.Module):
-    """One exact time step of an :class:`AdLIF` population."""
+    """One exact time step of an :class:`AdLIF` population (``da_d = A_d - I``, as in
+    :class:`~.lif.LIFStep`)."""
 
-    a_d: Array
+    da_d: Array
     b_d: Array
     neuron: AdLIF
     n_ref: Array
+
+    @property
+    def a_d(self) -> Array:
+        """The propagator ``A_d = e^{A dt}`` (for inspection; stepping uses ``da_d``)."""
+        eye = jnp.eye(self.da_d.shape[-1], dtype=self.da_d.dtype)
+        return self.da_d + jnp.broadcast_to(eye, self.da_d.shape)
 
     def __call__(
         self, state: AdLIFState, syn_in: Float[Array, "*n"], i_ext: Float[Array, "*n"]
@@ -85,7 +108,7 @@ class AdLIFStep(eqx.Module):
         """Advance one step; same arguments and returns as :meth:`LIFStep.__call__`."""
         p = self.neuron
         x = (state.v - p.v_rest, state.i_syn + syn_in, state.w)
-        v_rel, i_syn, w = apply_propagator(self.a_d, self.b_d, x, i_ext)
+        v_rel, i_syn, w = apply_increment(self.da_d, self.b_d, x, i_ext)
         v, refractory, spikes = threshold_and_reset(
             v_rel + p.v_rest, state.refractory, p.v_th, p.v_reset, self.n_ref
         )

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
+import numpy as np
 from jaxtyping import PRNGKeyArray, PyTree
 
 State = TypeVar("State")
@@ -63,3 +64,25 @@ def simulate(
     if int(n_steps) < 1:
         raise ValueError(f"simulate: `n_steps` must be a positive integer, got {n_steps}")
     return advance(system, system.init_state(key=key), int(n_steps), drive)
+
+
+def simulate_chunked(
+    system: AbstractSystem, n_steps: int, *, key: PRNGKeyArray, chunk_steps: int = 1000
+) -> tuple[PyTree, PyTree]:
+    """Like :func:`simulate`, but run as fixed ``chunk_steps`` chunks and trimmed to ``n_steps``.
+
+    Every duration reuses the one compiled chunk, so a page can let users change the run
+    length (or ``dt``) without recompiling. Records are concatenated on the host as NumPy.
+    """
+    if int(n_steps) < 1 or int(chunk_steps) < 1:
+        raise ValueError(
+            f"simulate_chunked: `n_steps` and `chunk_steps` must be positive, got {n_steps}, "
+            f"{chunk_steps}"
+        )
+    state = system.init_state(key=key)
+    parts = []
+    for _ in range(-(-int(n_steps) // int(chunk_steps))):
+        state, records = advance(system, state, int(chunk_steps))
+        parts.append(jax.tree.map(np.asarray, records))
+    joined = jax.tree.map(lambda *xs: np.concatenate(xs)[: int(n_steps)], *parts)
+    return state, joined

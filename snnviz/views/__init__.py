@@ -1,1 +1,31 @@
-"""placeholder"""
+"""Views: functions that turn NumPy arrays into HoloViews elements (bokeh backend, no Panel).
+
+Every view returns a styled element (responsive width, fixed height, labelled axes with units,
+hover) that can be shown in a notebook, put in a Panel layout, overlaid (``*``) or exported.
+Live, per-frame streaming plots are not here: see :mod:`snnviz.components.live_plots`.
+
+Example::
+
+    import numpy as np
+    from snnviz.views import membrane_traces, spike_events, spike_raster, population_rate
+
+    t_ms = 0.1 * np.arange(v.shape[0])
+    times, ids = spike_events(spikes, t_ms)
+    (membrane_traces(t_ms, v, neurons=[0, 1, 2])
+     + spike_raster(times, ids, n_neurons=spikes.shape[1])
+     + population_rate(times, n_neurons=spikes.shape[1], bin_ms=5)).cols(1)
+"""
+
+from .fi import fi_curve as fi_curve
+from .phase_plane import flow_arrows as flow_arrows
+from .phase_plane import phase_plane as phase_plane
+from .raster import spike_raster as spike_raster
+from .rates import cv_histogram as cv_histogram
+from .rates import isi_histogram as isi_histogram
+from .rates import population_rate as population_rate
+from .spikes import bin_spike_counts as bin_spike_counts
+from .spikes import interspike_intervals as interspike_intervals
+from .spikes import isi_cv as isi_cv
+from .spikes import population_rate_hz as population_rate_hz
+from .spikes import spike_events as spike_events
+from .traces import membrane_traces as membrane_traces
