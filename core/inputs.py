@@ -9,6 +9,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .neurons._checks import check_finite, check_positive
@@ -70,4 +71,11 @@ def poisson_spikes(
     """
     check_positive("poisson_spikes", "dt_ms", dt_ms, "ms")
     p = rate_hz * dt_ms / 1000.0
+    concrete = None if isinstance(p, jax.core.Tracer) else np.asarray(p)
+    if concrete is not None and not np.all((concrete >= 0) & (concrete <= 1)):
+        raise ValueError(
+            f"poisson_spikes: rate_hz * dt_ms / 1000 is a spike probability and must lie in "
+            f"[0, 1], got {concrete.tolist()} (rate_hz={np.asarray(rate_hz).tolist()}, "
+            f"dt_ms={np.asarray(dt_ms).tolist()}); use poisson_counts for high rates"
+        )
     return jax.random.bernoulli(key, jnp.broadcast_to(p, shape)).astype(jnp.float32)

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ._checks import check_finite, check_order, check_positive
-from ._zoh import apply_propagator, zoh_propagator
+from ._zoh import apply_increment, zoh_increment
 
 
 def _f32(x):
@@ -86,18 +86,28 @@ class LIF(eqx.Module):
         """Precompute the exact propagator for steps of ``dt`` ms (do this once per run)."""
         dt = _f32(dt)
         check_positive(type(self).__name__, "dt", dt, "ms")
-        a_d, b_d = zoh_propagator(*self.linear_system(), dt)
+        da_d, b_d = zoh_increment(*self.linear_system(), dt)
         n_ref = jnp.round(self.t_ref / dt).astype(jnp.int32)
-        return LIFStep(a_d=a_d, b_d=b_d, neuron=self, n_ref=n_ref)
+        return LIFStep(da_d=da_d, b_d=b_d, neuron=self, n_ref=n_ref)
 
 
 class LIFStep(eqx.Module):
-    """One exact time step of a :class:`LIF` population (built by :meth:`LIF.discretise`)."""
+    """One exact time step of a :class:`LIF` population (built by :meth:`LIF.discretise`).
 
-    a_d: Array
+    Holds ``da_d = A_d - I`` rather than ``A_d``: float32 keeps the small decay per step
+    (``dt / tau``) to full precision only in that form (see :func:`._zoh.zoh_increment`).
+    """
+
+    da_d: Array
     b_d: Array
     neuron: LIF
     n_ref: Array
+
+    @property
+    def a_d(self) -> Array:
+        """The propagator ``A_d = e^{A dt}`` (for inspection; stepping uses ``da_d``)."""
+        eye = jnp.eye(self.da_d.shape[-1], dtype=self.da_d.dtype)
+        return self.da_d + jnp.broadcast_to(eye, self.da_d.shape)
 
     def __call__(
         self, state: LIFState, syn_in: Float[Array, "*n"], i_ext: Float[Array, "*n"]
@@ -110,7 +120,7 @@ class LIFStep(eqx.Module):
         """
         p = self.neuron
         x = (state.v - p.v_rest, state.i_syn + syn_in)
-        v_rel, i_syn = apply_propagator(self.a_d, self.b_d, x, i_ext)
+        v_rel, i_syn = apply_increment(self.da_d, self.b_d, x, i_ext)
         v, refractory, spikes = threshold_and_reset(
             v_rel + p.v_rest, state.refractory, p.v_th, p.v_reset, self.n_ref
         )

@@ -47,7 +47,7 @@ def simulate_neuron(
 ) -> dict[str, np.ndarray]:
     """Simulate ``n`` neurons for ``duration_ms``; returns ``t`` (ms) and the records (T, n)."""
     system = DrivenPopulation(neuron, current, dt=dt_ms, shape=(n,))
-    n_steps = max(1, int(round(duration_ms / dt_ms)))
+    n_steps = max(1, round(duration_ms / dt_ms))
     _, rec = simulate_chunked(system, n_steps, key=_KEY)
     if not np.all(np.isfinite(rec["v"])):
         raise FloatingPointError(

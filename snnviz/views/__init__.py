@@ -16,6 +16,12 @@ Example::
      + population_rate(times, n_neurons=spikes.shape[1], bin_ms=5)).cols(1)
 """
 
+from snnviz.core.analysis.events import bin_spike_counts as bin_spike_counts
+from snnviz.core.analysis.events import interspike_intervals as interspike_intervals
+from snnviz.core.analysis.events import isi_cv as isi_cv
+from snnviz.core.analysis.events import population_rate_hz as population_rate_hz
+from snnviz.core.analysis.events import spike_events as spike_events
+
 from .fi import fi_curve as fi_curve
 from .phase_plane import flow_arrows as flow_arrows
 from .phase_plane import phase_plane as phase_plane
@@ -23,9 +29,4 @@ from .raster import spike_raster as spike_raster
 from .rates import cv_histogram as cv_histogram
 from .rates import isi_histogram as isi_histogram
 from .rates import population_rate as population_rate
-from .spikes import bin_spike_counts as bin_spike_counts
-from .spikes import interspike_intervals as interspike_intervals
-from .spikes import isi_cv as isi_cv
-from .spikes import population_rate_hz as population_rate_hz
-from .spikes import spike_events as spike_events
 from .traces import membrane_traces as membrane_traces

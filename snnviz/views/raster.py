@@ -22,8 +22,9 @@ import holoviews as hv
 import numpy as np
 from numpy.typing import ArrayLike
 
+from snnviz.core.analysis.events import bin_spike_counts, infer_n_neurons, infer_t_range
+
 from ._style import NEURON, RASTER_CMAP, TIME, styled
-from .spikes import bin_spike_counts, infer_n_neurons, infer_t_range
 
 RasterMethod = Literal["auto", "scatter", "binned", "datashader"]
 SPIKE_COUNT = hv.Dimension("count", label="spikes per bin")
@@ -45,7 +46,7 @@ def spike_raster(
     """A raster of spike events ``(times_ms[k], neuron_ids[k])``.
 
     Args:
-        times_ms, neuron_ids: the events (see :func:`snnviz.views.spikes.spike_events`).
+        times_ms, neuron_ids: the events (see :func:`snnviz.core.analysis.events.spike_events`).
         n_neurons: population size (default ``max(id) + 1``); the y axis spans ``[0, n_neurons)``.
         t_range: ``(start, stop)`` in ms (default: the span of the spikes).
         method: ``"auto"`` picks ``"scatter"`` when ``n_neurons <= max_scatter_neurons`` and the

@@ -13,8 +13,14 @@ import holoviews as hv
 import numpy as np
 from numpy.typing import ArrayLike
 
+from snnviz.core.analysis.events import (
+    infer_t_range,
+    interspike_intervals,
+    isi_cv,
+    population_rate_hz,
+)
+
 from ._style import COUNT, RATE, TIME, styled
-from .spikes import infer_t_range, interspike_intervals, isi_cv, population_rate_hz
 
 ISI = hv.Dimension("isi", label="inter-spike interval", unit="ms")
 CV = hv.Dimension("cv", label="CV of ISI")

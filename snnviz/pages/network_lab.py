@@ -1,0 +1,281 @@
+"""Network lab: Brunel's (2000) sparse E/I network with delays, streamed live.
+
+The network advances in compiled chunks of ``CHUNK_STEPS`` steps driven by the wall clock
+(:class:`~snnviz.components.LiveLoop`); a slider move swaps the traced parameters of the same
+compiled network, so it takes effect on the next chunk. A change of size, seed or ``dt``
+redraws the connectivity and compiles once for the new shape. ``reproduce()`` runs the paper's
+parameter points and measures the regimes' irregularity (CV of ISIs) and synchrony (χ).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any, ClassVar
+
+import jax
+import numpy as np
+import panel as pn
+import param
+
+from snnviz.components import ErrorBanner, LiveLoop, LiveRaster, LiveRate, LiveTraces, RunControls
+from snnviz.core.analysis.events import network_statistics, spike_events
+from snnviz.core.network.brunel import REGIMES
+from snnviz.core.sim import advance
+from snnviz.models import BrunelModel
+from snnviz.views import population_rate, spike_raster
+
+from ._base import DemoPage, Progress
+from ._layout import ReproduceSection, page_layout
+from ._result import Claim, ClaimResult
+
+CHUNK_STEPS = 50
+STATS_WINDOW_MS = 1000.0
+CUSTOM = "custom"
+
+EXPLANATION = """
+Press **Play**. Each neuron receives C_E = 0.1 N_E excitatory and C_I = 0.1 N_I inhibitory
+inputs (delay D) plus external Poisson input at η × the threshold rate. Move **g** (relative
+inhibition) and **η** (external drive): g < 4 gives synchronous regular firing, g > 4 with
+η > 1 the asynchronous irregular state, large g and η fast oscillations, η < 1 slow ones.
+The readout shows the irregularity (mean CV of ISIs, ~1 for Poisson) and the synchrony χ
+(0 asynchronous, 1 fully synchronous) over the last second.
+"""
+
+
+class NetworkLab(DemoPage):
+    slug: ClassVar[str] = "network_lab"
+    title: ClassVar[str] = "Network lab"
+    summary: ClassVar[str] = (
+        "Brunel's sparse network of excitatory and inhibitory LIF neurons with delays, up to "
+        "10,000 neurons live: raster, population rate, membrane traces, CV and synchrony."
+    )
+    reference: ClassVar[str] = (
+        "Brunel (2000) Dynamics of sparsely connected networks of excitatory and inhibitory "
+        "spiking neurons, J Comput Neurosci 8:183, doi:10.1023/A:1008925309027"
+    )
+    claims: ClassVar[tuple[Claim, ...]] = ()  # filled in below the class
+    url_params: ClassVar[tuple[str, ...]] = (
+        "regime", "network.n_neurons", "network.g", "network.eta", "network.j_mv",
+        "network.delay_ms",
+    )
+
+    regime = param.Selector(objects=[*REGIMES, CUSTOM], default="AI",
+                            doc="A parameter point of Brunel (2000), Fig. 8.")
+    network = param.ClassSelector(class_=BrunelModel, doc="The network's parameters.")
+
+    def __init__(self, **params: Any) -> None:
+        params.setdefault("network", BrunelModel(n_neurons=1000, **REGIMES["AI"]))
+        super().__init__(**params)
+        self.banner = ErrorBanner()
+        self.readout = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self._lock = threading.Lock()
+        self._events: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque()
+        self._stats_text = ""
+        self._frames = 0
+        self._build_network()
+        self._build_plots()
+        self.loop = LiveLoop(self._advance_chunk, self._push, chunk_ms=self._chunk_ms,
+                             on_reset=self._on_reset, on_error=self._on_error)
+        self._watch_network()
+        self.param.watch(self._on_regime, "regime")
+        self.param.watch(self._on_network_replaced, "network")
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Compile the streaming chunk for the default size once per process."""
+        page = cls()
+        page._advance_chunk()
+
+    # -- model -------------------------------------------------------------------------------
+    @property
+    def _chunk_ms(self) -> float:
+        return CHUNK_STEPS * float(self.network.dt)
+
+    def _build_network(self) -> None:
+        """(Re)draw the connectivity and the initial state (compiles once per new shape)."""
+        self._net = self.network.build()
+        self._state = self._net.init_state(key=jax.random.PRNGKey(self.network.seed + 1))
+        self._structure = self.network.structure_key()
+        self._t_ms = 0.0
+        self._events.clear()
+
+    def _advance_chunk(self) -> dict[str, Any]:
+        net = self._net  # one consistent snapshot even if a slider moves meanwhile
+        state, rec = advance(net, self._state, CHUNK_STEPS)
+        spikes = np.asarray(rec["spikes"])
+        dt = float(net.dt)
+        t = self._t_ms + dt * np.arange(1, CHUNK_STEPS + 1)
+        with self._lock:
+            self._state, self._t_ms = state, float(t[-1])
+        return {"t": t, "spikes": spikes, "v": np.asarray(rec["v_probe"]),
+                "g": float(net.g), "eta": float(net.eta)}
+
+    # -- reactions ---------------------------------------------------------------------------
+    def _watch_network(self) -> None:
+        self._watcher = self.network.param.watch(self._on_param, list(self.network.values()))
+
+    def _on_network_replaced(self, event: Any) -> None:
+        event.old.param.unwatch(self._watcher)
+        self._watch_network()
+        self._on_param()
+
+    def _on_param(self, *_: Any) -> None:
+        try:
+            self.network.validate()
+        except ValueError as err:
+            self.loop.pause()
+            self.banner.show(str(err))
+            return
+        self.banner.clear()
+        if self.network.structure_key() != self._structure:
+            self.loop.reset()  # rebuilds in _on_reset once no chunk is running
+            return
+        self._net = self.network.update_network(self._net)
+        if self.regime != CUSTOM and any(
+            abs(getattr(self.network, k) - v) > 1e-9 for k, v in REGIMES[self.regime].items()
+        ):
+            with param.parameterized.discard_events(self):
+                self.regime = CUSTOM
+
+    def _on_regime(self, *_: Any) -> None:
+        if self.regime != CUSTOM:
+            self.network.param.update(**REGIMES[self.regime])
+
+    def _on_reset(self) -> None:
+        try:
+            self._build_network()
+        except ValueError as err:
+            self.banner.show(str(err))
+        if self._raster.n_neurons != self._net.n_neurons:
+            self._build_plots()
+            self._plots[:] = self._plot_panes()
+        for plot in (self._traces, self._raster, self._rate):
+            plot.reset()
+        self.readout.object = ""
+
+    def _on_error(self, message: str) -> None:
+        self.banner.show(f"{message}. Adjust the parameters, then press Reset.")
+
+    # -- live plots --------------------------------------------------------------------------
+    def _build_plots(self) -> None:
+        n = self._net.n_neurons
+        probes = [f"neuron {i}" for i in np.asarray(self._net.probe_idx)[:4]]
+        self._traces = LiveTraces(probes, window_ms=STATS_WINDOW_MS, ylabel="V (mV)",
+                                  title="Membrane potential (probe neurons)", height=220)
+        self._raster = LiveRaster(n, window_ms=STATS_WINDOW_MS, title=f"Spike raster, N = {n}",
+                                  height=300, x_range=self._traces.figure.x_range)
+        self._rate = LiveRate(n, bin_ms=1.0, window_ms=STATS_WINDOW_MS,
+                              x_range=self._traces.figure.x_range)
+        if not hasattr(self, "_plots"):
+            self._plots = pn.Column(*self._plot_panes(), sizing_mode="stretch_width")
+
+    def _plot_panes(self) -> list:
+        return [self._raster, self._rate, self._traces]
+
+    def _push(self, chunks: list[dict[str, Any]]) -> None:
+        t = [c["t"] for c in chunks]
+        self._raster.push(t, [c["spikes"] for c in chunks])
+        self._rate.push(t, [c["spikes"] for c in chunks])
+        self._traces.push(t, [c["v"][:, :4] for c in chunks])
+        for c in chunks:
+            times, ids = spike_events(c["spikes"], c["t"])
+            self._events.append((times, ids))
+        t_last = float(chunks[-1]["t"][-1])
+        while self._events and self._events[0][0].size and self._events[0][0][-1] < t_last - STATS_WINDOW_MS:
+            self._events.popleft()
+        self._frames += 1
+        if self._frames % 10 == 1:
+            self._stats_text = self._window_stats(t_last)
+        last = chunks[-1]
+        self.readout.object = (
+            f"t = {t_last / 1000:.2f} s · g = {last['g']:g} · η = {last['eta']:g} · {self._stats_text}"
+        )
+
+    def _window_stats(self, t_last: float) -> str:
+        if not self._events:
+            return ""
+        times = np.concatenate([e[0] for e in self._events])
+        ids = np.concatenate([e[1] for e in self._events])
+        t0 = max(0.0, t_last - STATS_WINDOW_MS)
+        keep = times >= t0
+        stats = network_statistics(times[keep], ids[keep], n_neurons=self._net.n_neurons,
+                                   t_range=(t0, t_last))
+        return (f"rate {stats['rate_hz']:.1f} Hz · CV {stats['cv']:.2f} · "
+                f"χ {stats['chi']:.2f}")
+
+    # -- layout ------------------------------------------------------------------------------
+    def __panel__(self) -> pn.viewable.Viewable:
+        controls = pn.Param(self, parameters=["regime"], show_name=False,
+                            sizing_mode="stretch_width")
+        network = pn.Param(self.network, show_name=False, sizing_mode="stretch_width")
+        sidebar = [RunControls(self.loop, layout="column"), controls, network]
+        main = [self.banner, self.readout, self._plots, ReproduceSection(self, self.banner)]
+        return page_layout(self, EXPLANATION, sidebar, main)
+
+    # -- reproduce ---------------------------------------------------------------------------
+    def _measure(self, quick: bool, progress: Progress) -> tuple[dict, dict]:
+        n = 2000 if quick else 10000
+        duration_ms, transient_ms = (600.0, 100.0) if quick else (2000.0, 200.0)
+        metrics: dict[str, Any] = {"n_neurons": n}
+        figures: dict[str, Any] = {}
+        for i, (name, point) in enumerate(REGIMES.items()):
+            progress(i / len(REGIMES), f"regime {name} (N = {n})")
+            model = BrunelModel(n_neurons=n, seed=1, **point)
+            times, ids = run_regime(model, duration_ms)
+            keep = times >= transient_ms
+            stats = network_statistics(times[keep], ids[keep], n_neurons=n,
+                                       t_range=(transient_ms, duration_ms))
+            for key, value in stats.items():
+                metrics[f"{name}_{key}"] = value
+            window = times >= duration_ms - 200.0
+            figures[name] = (
+                spike_raster(times[window], ids[window], n_neurons=n,
+                             title=f"{name}: g = {point['g']}, η = {point['eta']}")
+                + population_rate(times[window], n_neurons=n, bin_ms=0.5,
+                                  t_range=(duration_ms - 200.0, duration_ms))
+            ).cols(1)
+        return metrics, figures
+
+    def _judge(self, claim: Claim, metrics: dict) -> ClaimResult:
+        return _JUDGES[claim.key](claim, metrics)
+
+
+def run_regime(model: BrunelModel, duration_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate ``duration_ms`` of a network; return its spikes as (times ms, neuron ids)."""
+    net = model.build()
+    state = net.init_state(key=jax.random.PRNGKey(model.seed + 1))
+    n_chunks = int(np.ceil(duration_ms / (CHUNK_STEPS * model.dt)))
+    all_t, all_i = [], []
+    for k in range(n_chunks):
+        state, rec = advance(net, state, CHUNK_STEPS)
+        t = model.dt * (k * CHUNK_STEPS + np.arange(1, CHUNK_STEPS + 1))
+        times, ids = spike_events(np.asarray(rec["spikes"]), t)
+        all_t.append(times)
+        all_i.append(ids)
+    return np.concatenate(all_t), np.concatenate(all_i)
+
+
+def _threshold(key: str, op: str, bound: float, paper: str, check: str) -> tuple[Claim, Any]:
+    claim = Claim(key, paper, check)
+
+    def judge(c: Claim, metrics: dict) -> ClaimResult:
+        value = float(metrics[key])
+        ok = value < bound if op == "<" else value > bound
+        return ClaimResult(c, value, bool(np.isfinite(value) and ok))
+
+    return claim, judge
+
+
+_CHECKS = [
+    _threshold("SR_cv", "<", 0.5, "g = 3, η = 2: synchronous regular (SR) firing, Fig. 8A",
+               "SR: mean CV of ISIs < 0.5"),
+    _threshold("SR_chi", ">", 0.5, "SR: neurons fire almost synchronously",
+               "SR: synchrony χ > 0.5"),
+    _threshold("AI_cv", ">", 0.7, "g = 5, η = 2: asynchronous irregular (AI), Fig. 8C",
+               "AI: mean CV of ISIs > 0.7"),
+    _threshold("AI_chi", "<", 0.2, "AI: stationary global activity, weak correlations",
+               "AI: synchrony χ < 0.2"),
+]
+NetworkLab.claims = tuple(c for c, _ in _CHECKS)
+_JUDGES = {c.key: j for c, j in _CHECKS}
