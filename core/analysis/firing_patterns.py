@@ -28,25 +28,13 @@ to separate the Naud et al. presets with a margin of at least ~1.5x at dt = 0.1 
 :func:`isi_features` returns the quantities used (plus the Allen-Institute-style adaptation
 index :math:`A = \langle (ISI_{i+1} - ISI_i)/(ISI_{i+1} + ISI_i) \rangle`, for display).
 
-Presets are JSON files ``assets/presets/<name>.json``, located relative to the repository
-(the project is installed editable), or at ``$SNNVIZ_PRESETS``. A wheel does not ship
-``assets/`` (it lives outside the package), so there set ``$SNNVIZ_PRESETS`` or pass a path.
-Their ``"current"`` is either :class:`~snnviz.core.inputs.CurrentInjection` fields or the
-``snnviz.models.CurrentProtocol`` form ``{"kind": "step" | "constant" | "sine", "amplitude",
-"baseline", "t_on", "t_off", "sine_amplitude", "sine_freq_hz"}``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from ..inputs import CurrentInjection
-from ..neurons import LIF, AdEx, AdLIF
 
 MIN_SPIKES = 4
 BURST_GAP = 3.0
@@ -70,7 +58,6 @@ PATTERNS = (
     "fast_spiking",
     "tonic",
 )
-MODELS = {"LIF": LIF, "AdLIF": AdLIF, "AdEx": AdEx}
 
 
 def spike_times_ms(spikes: Any, dt_ms: float) -> np.ndarray | list[np.ndarray]:
@@ -161,87 +148,3 @@ def classify_pattern(spike_times_ms: Any, stimulus_on_ms: float, stimulus_off_ms
         delayed = f["latency_ms"] > DELAY_FACTOR * f["steady_isi_ms"]
         return "delayed_accelerating" if delayed else "accelerating"
     return "fast_spiking" if f["steady_rate_hz"] >= FAST_SPIKING_HZ else "tonic"
-
-
-# --- presets ---------------------------------------------------------------------------------
-
-
-def presets_dir() -> Path:
-    """``$SNNVIZ_PRESETS`` or ``<repository>/assets/presets`` (see the module doc)."""
-    env = os.environ.get("SNNVIZ_PRESETS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "assets" / "presets"
-
-
-def list_presets() -> list[str]:
-    """Names (file stems) of the available presets, sorted."""
-    folder = presets_dir()
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
-
-
-def load_preset(path_or_name: str | os.PathLike) -> dict:
-    """A preset as a dict, from a JSON file path or a name in :func:`presets_dir`.
-
-    Checks that ``model`` is one of ``LIF``/``AdLIF``/``AdEx`` and that every parameter is a
-    field of that model.
-    """
-    path = Path(path_or_name)
-    if not path.is_file():
-        path = presets_dir() / f"{Path(path_or_name).stem}.json"
-        if not path.is_file():
-            raise ValueError(
-                f"load_preset: no preset file {str(path_or_name)!r} and no preset "
-                f"of that name in {presets_dir()}; known: {list_presets()}"
-            )
-    preset = json.loads(path.read_text())
-    model = preset.get("model")
-    if model not in MODELS:
-        raise ValueError(f"preset {path}: `model` must be one of {sorted(MODELS)}, got {model!r}")
-    allowed = set(MODELS[model].__dataclass_fields__)
-    unknown = sorted(set(preset.get("params", {})) - allowed)
-    if unknown:
-        raise ValueError(
-            f"preset {path}: unknown {model} parameter(s) {unknown}; allowed: {sorted(allowed)}"
-        )
-    return preset
-
-
-def preset_neuron(preset: dict) -> LIF | AdLIF | AdEx:
-    """The neuron of a preset (missing parameters take the model's defaults)."""
-    return MODELS[preset["model"]](**preset.get("params", {}))
-
-
-def preset_current(preset: dict) -> CurrentInjection:
-    """The injected current of a preset (either accepted ``"current"`` form)."""
-    c = dict(preset.get("current") or {})
-    kind = c.pop("kind", None)
-    if kind is None:
-        return CurrentInjection(**c)
-    amplitude = c.get("amplitude", 0.0)
-    if kind == "constant":
-        return CurrentInjection(offset=amplitude)
-    if kind == "step":
-        return CurrentInjection(
-            offset=c.get("baseline", 0.0),
-            step=amplitude,
-            t_on=c.get("t_on", 0.0),
-            t_off=c.get("t_off", np.inf),
-        )
-    if kind == "sine":
-        return CurrentInjection(
-            offset=amplitude,
-            sine_amplitude=c.get("sine_amplitude", 0.0),
-            sine_freq_hz=c.get("sine_freq_hz", 0.0),
-        )
-    raise ValueError(
-        f"preset {preset.get('name')!r}: current kind must be 'constant', 'step' "
-        f"or 'sine', got {kind!r}"
-    )
-
-
-def stimulus_window(preset: dict) -> tuple[float, float]:
-    """``(on, off)`` in ms of a preset's stimulus (a constant current is on all run long)."""
-    current = preset_current(preset)
-    duration = float(preset.get("duration_ms") or 0.0)
-    if float(current.step) != 0.0:
-        return float(current.t_on), min(float(current.t_off), duration or np.inf)
-    return 0.0, duration

@@ -128,6 +128,13 @@ class CurrentProtocol(ParamModel):
             offset=amp, sine_amplitude=self.sine_amplitude, sine_freq_hz=self.sine_freq_hz
         )
 
+    def stimulus_window(self, duration_ms: float) -> tuple[float, float]:
+        """``(on, off)`` in ms of the stimulus within a run of ``duration_ms`` (a constant or
+        sine current is on all run long): the window a firing pattern is read from."""
+        if self.kind == "step":
+            return float(self.t_on), float(min(self.t_off, duration_ms))
+        return 0.0, float(duration_ms)
+
     def structure_key(self) -> tuple:
         """Nothing is static: every protocol is the same traced ``CurrentInjection``."""
         return (self.model_name,)

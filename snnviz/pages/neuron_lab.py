@@ -18,6 +18,7 @@ import panel as pn
 import param
 
 from snnviz.components import ErrorBanner, ExportPanel
+from snnviz.core.analysis.fi_curve import fi_curve as fi_curve_rates
 from snnviz.core.analysis.firing_patterns import classify_pattern
 from snnviz.core.sim import DrivenPopulation, simulate_chunked
 from snnviz.models import CurrentProtocol, NeuronModel, list_presets, model_class
@@ -61,21 +62,6 @@ def simulate_neuron(
 def spike_display_value(neuron: Any) -> float:
     """Where a spike is drawn: the AdEx cut-off ``v_peak``, else 20 mV above threshold."""
     return float(neuron.v_peak) if hasattr(neuron, "v_peak") else float(neuron.v_th) + 20.0
-
-
-def fi_rates(
-    neuron: Any, currents_pa: np.ndarray, *, dt_ms: float, duration_ms: float = _FI_DURATION_MS
-) -> np.ndarray:
-    """Steady firing rates (Hz, second half of the run) for constant currents, in one run."""
-    rec = simulate_neuron(
-        neuron,
-        CurrentProtocol(kind="constant").build(amplitude=jnp.asarray(currents_pa, jnp.float32)),
-        dt_ms=dt_ms,
-        duration_ms=duration_ms,
-        n=len(currents_pa),
-    )
-    half = rec["spikes"].shape[0] // 2
-    return rec["spikes"][half:].sum(0) / (duration_ms / 2 / 1000.0)
 
 
 class NeuronLab(DemoPage):
@@ -204,7 +190,7 @@ class NeuronLab(DemoPage):
             rec["t"], v_shown, labels=["V"], threshold_mv=float(neuron.v_th),
             title=f"{self.model}: membrane potential",
         )
-        on, off = self._stimulus_window()
+        on, off = self.current.stimulus_window(self.duration_ms)
         times = rec["t"][spikes]
         label = classify_pattern(times, on, off)
         rate = spikes.sum() / (self.duration_ms / 1000.0)
@@ -213,14 +199,9 @@ class NeuronLab(DemoPage):
         )
         self.phase_pane.object = self._phase_plane(neuron, rec, float(np.max(rec["i_ext"])))
         currents = np.linspace(0.0, self.fi_max_pa, _FI_POINTS)
-        rates = fi_rates(neuron, currents, dt_ms=self.dt_ms)
+        rates = fi_curve_rates(neuron, currents, dt=self.dt_ms, duration_ms=_FI_DURATION_MS,
+                               key=_KEY)
         self.fi_pane.object = fi_curve(currents, rates, title="f-I curve (constant current)")
-
-    def _stimulus_window(self) -> tuple[float, float]:
-        c = self.current
-        if c.kind == "step":
-            return float(c.t_on), float(min(c.t_off, self.duration_ms))
-        return 0.0, float(self.duration_ms)
 
     def _phase_plane(self, neuron: Any, rec: dict, i_stim: float) -> hv.Element:
         if "w" not in rec:
@@ -279,9 +260,7 @@ class NeuronLab(DemoPage):
             rec = simulate_neuron(neuron, current.build(), dt_ms=dt,
                                   duration_ms=float(preset["duration_ms"]))
             spikes = rec["spikes"][:, 0] > 0
-            on, off = float(current.t_on), float(min(current.t_off, preset["duration_ms"]))
-            if current.kind != "step":
-                on, off = 0.0, float(preset["duration_ms"])
+            on, off = current.stimulus_window(float(preset["duration_ms"]))
             label = classify_pattern(rec["t"][spikes], on, off)
             matched += label == preset["pattern"]
             table.append((preset["name"], preset["pattern"], label))

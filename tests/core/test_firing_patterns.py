@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +12,7 @@ from snnviz.core.analysis.fi_curve import fi_curve, lif_rate_closed_form
 from snnviz.core.inputs import CurrentInjection
 from snnviz.core.neurons import LIF, AdEx
 from snnviz.core.sim import DrivenPopulation, simulate
+from snnviz.models import CurrentProtocol, ParamModel, list_presets, presets_dir
 from tests.helpers import count_compilations
 
 REQUIRED = {
@@ -29,22 +28,17 @@ REQUIRED = {
 }
 
 
+def _presets(model=None):
+    return list_presets(model)
+
+
 def test_presets_are_listed_and_well_formed():
-    names = fp.list_presets()
-    assert set(names) >= REQUIRED
-    for name in names:
-        preset = fp.load_preset(name)
-        assert set(preset) >= {
-            "name",
-            "model",
-            "source",
-            "params",
-            "current",
-            "duration_ms",
-            "pattern",
-        }
+    presets = _presets()
+    stems = {p.stem for p in presets_dir().glob("*.json")}
+    assert stems >= REQUIRED
+    for preset in presets:
         assert preset["pattern"] in fp.PATTERNS
-        assert fp.preset_neuron(preset) is not None  # the model's own checks pass
+        assert ParamModel.from_preset(preset).build() is not None  # the model's own checks pass
 
 
 @pytest.mark.parametrize("dt", [0.1, 0.025])
@@ -52,11 +46,13 @@ def test_presets_are_listed_and_well_formed():
 def test_each_preset_shows_its_own_pattern(model, dt):
     """All presets of a model simulated as one population (per-neuron parameters and step
     amplitudes); each neuron's spike train is classified as its preset's ``pattern``."""
-    presets = [p for p in map(fp.load_preset, fp.list_presets()) if p["model"] == model]
+    presets = _presets(model)
     assert presets
-    neuron = jax.tree.map(lambda *x: jnp.stack(x), *map(fp.preset_neuron, presets))
-    current = jax.tree.map(lambda *x: jnp.stack(x), *map(fp.preset_current, presets))
-    windows = {fp.stimulus_window(p) for p in presets}
+    neurons = [ParamModel.from_preset(p).build() for p in presets]
+    protocols = [CurrentProtocol.from_preset(p) for p in presets]
+    neuron = jax.tree.map(lambda *x: jnp.stack(x), *neurons)
+    current = jax.tree.map(lambda *x: jnp.stack(x), *(c.build() for c in protocols))
+    windows = {c.stimulus_window(p["duration_ms"]) for c, p in zip(protocols, presets, strict=True)}
     durations = {p["duration_ms"] for p in presets}
     assert len(windows) == 1 and len(durations) == 1  # one population needs one protocol
     (on, off), (duration,) = windows.pop(), durations
@@ -109,43 +105,6 @@ def test_classifier_thresholds_are_the_decision_boundaries():
 def test_classifier_rejects_an_empty_window():
     with pytest.raises(ValueError, match=r"stimulus_off_ms \(10\.0\) must be after"):
         fp.classify_pattern([1.0, 2.0], 20.0, 10.0)
-
-
-def test_preset_current_forms_agree():
-    protocol = {
-        "name": "x",
-        "current": {
-            "kind": "step",
-            "amplitude": 300.0,
-            "baseline": 20.0,
-            "t_on": 50.0,
-            "t_off": 450.0,
-        },
-    }
-    fields = {"name": "x", "current": {"offset": 20.0, "step": 300.0, "t_on": 50.0, "t_off": 450.0}}
-    t = jnp.array([0.0, 49.9, 50.0, 300.0, 449.9, 450.0])
-    a, b = fp.preset_current(protocol), fp.preset_current(fields)
-    np.testing.assert_allclose(np.asarray(jax.vmap(a)(t)), np.asarray(jax.vmap(b)(t)))
-    assert fp.preset_current({"current": {"kind": "constant", "amplitude": 5.0}})(3.0) == 5.0
-    with pytest.raises(ValueError, match=r"current kind must be .* got 'ramp'"):
-        fp.preset_current({"name": "x", "current": {"kind": "ramp"}})
-
-
-def test_load_preset_errors(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match=r"no preset file 'nope' .* known: \["):
-        fp.load_preset("nope")
-    bad_model = tmp_path / "hh.json"
-    bad_model.write_text(json.dumps({"name": "hh", "model": "HH", "params": {}}))
-    with pytest.raises(
-        ValueError, match=r"`model` must be one of \['AdEx', 'AdLIF', 'LIF'\], got 'HH'"
-    ):
-        fp.load_preset(bad_model)
-    bad_param = tmp_path / "lif_bad.json"
-    bad_param.write_text(json.dumps({"name": "b", "model": "LIF", "params": {"tau_x": 1.0}}))
-    with pytest.raises(ValueError, match=r"unknown LIF parameter\(s\) \['tau_x'\]"):
-        fp.load_preset(bad_param)
-    monkeypatch.setenv("SNNVIZ_PRESETS", str(tmp_path))
-    assert fp.list_presets() == ["hh", "lif_bad"]
 
 
 # --- f-I curves ------------------------------------------------------------------------------
