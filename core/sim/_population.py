@@ -27,7 +27,9 @@ class DrivenPopulation(AbstractSystem):
     """``shape`` independent neurons, each receiving ``current(t)`` plus Poisson synaptic input.
 
     The Poisson input has rate ``poisson_rate_hz`` (summed over sources) and weight
-    ``poisson_weight`` (pA jump of the synaptic current per spike). Records per step:
+    ``poisson_weight`` (pA jump of the synaptic current per spike); it is compiled in only when
+    the static ``poisson_input`` is True (sampling costs compile time even at rate 0), which
+    is the default whenever a rate is given. Records per step:
     ``v`` (mV), ``spikes``, ``i_ext`` (pA) and, for adaptive models, ``w`` (pA).
     """
 
@@ -37,6 +39,13 @@ class DrivenPopulation(AbstractSystem):
     shape: tuple[int, ...] = eqx.field(static=True, default=(1,))
     poisson_rate_hz: Array = eqx.field(default=0.0, converter=_f32)
     poisson_weight: Array = eqx.field(default=0.0, converter=_f32)
+    poisson_input: bool = eqx.field(static=True, default=None)
+
+    def __post_init__(self):
+        if self.poisson_input is None:
+            rate = self.poisson_rate_hz
+            given = isinstance(rate, jax.core.Tracer) or bool(jnp.any(rate != 0))
+            object.__setattr__(self, "poisson_input", given)
 
     def init_state(self, *, key: PRNGKeyArray) -> PopulationState:
         return PopulationState(self.neuron.init_state(self.shape), jnp.int32(0), key)
@@ -54,12 +63,16 @@ class _PreparedPopulation(eqx.Module):
 
     def __call__(self, state: PopulationState, drive_t=None):
         sys = self.system
-        key, sub = jax.random.split(state.key)
+        key = state.key
         t_ms = state.step_index.astype(jnp.float32) * sys.dt
         i_ext = jnp.broadcast_to(sys.current(t_ms), sys.shape)
         if drive_t is not None:
             i_ext = i_ext + drive_t
-        syn_in = sys.poisson_weight * poisson_counts(sub, sys.poisson_rate_hz, sys.dt, sys.shape)
+        if sys.poisson_input:
+            key, sub = jax.random.split(key)
+            syn_in = sys.poisson_weight * poisson_counts(sub, sys.poisson_rate_hz, sys.dt, sys.shape)
+        else:
+            syn_in = jnp.zeros(sys.shape, jnp.float32)
         neuron_state, spikes = self.step(state.neuron, syn_in, i_ext)
         record = {"v": neuron_state.v, "spikes": spikes, "i_ext": i_ext}
         if hasattr(neuron_state, "w"):

@@ -34,7 +34,8 @@ NEURONS = {
 def test_new_parameter_values_do_not_recompile(model):
     first, second = NEURONS[model]
     key = jax.random.key(0)
-    simulate(population(first), N_STEPS, key=key)  # warm-up: compiles once
+    # warm-up compiles once; a non-zero rate compiles the Poisson sampler in (weight 0: no effect)
+    simulate(population(first, rate=1.0), N_STEPS, key=key)
     with count_compilations() as log:
         _, rec = simulate(
             population(second, amplitude=900.0, dt=0.05, rate=2000.0, weight=30.0),
@@ -46,6 +47,16 @@ def test_new_parameter_values_do_not_recompile(model):
     # ... and the new values really were used
     _, rec_first = simulate(population(first), N_STEPS, key=key)
     assert not np.allclose(np.asarray(rec["v"]), np.asarray(rec_first["v"]))
+
+
+def test_poisson_sampler_is_compiled_in_only_when_used():
+    assert not population(LIF()).poisson_input
+    assert population(LIF(), rate=5.0).poisson_input
+    quiet = population(LIF(), amplitude=0.0)
+    forced = DrivenPopulation(quiet.neuron, quiet.current, dt=0.1, shape=(4,), poisson_input=True)
+    _, a = simulate(quiet, N_STEPS, key=jax.random.key(0))
+    _, b = simulate(forced, N_STEPS, key=jax.random.key(0))  # rate 0: samples only zeros
+    np.testing.assert_array_equal(np.asarray(a["v"]), np.asarray(b["v"]))
 
 
 def test_advance_chunks_do_not_recompile_and_equal_one_run():
