@@ -140,37 +140,42 @@ def population_rate_hz(
     return 0.5 * (edges[:-1] + edges[1:]), rate
 
 
-def _split_by_neuron(times: np.ndarray, ids: np.ndarray) -> list[np.ndarray]:
+def _sorted_isis(times: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ISIs and their neuron ids, vectorised: sort by (neuron, time), diff, keep pairs
+    of consecutive spikes of the same neuron."""
     order = np.lexsort((times, ids))
     times, ids = times[order], ids[order]
-    cuts = np.flatnonzero(np.diff(ids)) + 1
-    return np.split(times, cuts) if times.size else []
+    same = ids[1:] == ids[:-1]
+    return np.diff(times)[same], ids[1:][same]
 
 
 def interspike_intervals(times_ms: ArrayLike, neuron_ids: ArrayLike) -> np.ndarray:
     """All inter-spike intervals (ms), pooled over neurons (a neuron with k spikes gives k-1)."""
     times, ids = _events(times_ms, neuron_ids)
-    parts = [np.diff(t) for t in _split_by_neuron(times, ids)]
-    return np.concatenate(parts) if parts else np.zeros(0)
+    return _sorted_isis(times, ids)[0]
 
 
 def isi_cv(times_ms: ArrayLike, neuron_ids: ArrayLike, *, min_spikes: int = 3) -> np.ndarray:
     """Coefficient of variation ``std(ISI) / mean(ISI)`` of each neuron with ``>= min_spikes`` spikes.
 
     0 for a perfectly regular train, 1 for a Poisson process. Neurons with fewer spikes are left
-    out (so the result can be shorter than the population).
+    out (so the result can be shorter than the population). Ordered by neuron id; vectorised
+    (sums and sums of squares per neuron with ``np.bincount``), so 10,000 neurons cost ~ms.
     """
     if min_spikes < 3:
         raise ValueError(f"min_spikes must be >= 3 (two intervals), got {min_spikes}")
     times, ids = _events(times_ms, neuron_ids)
-    cvs = []
-    for t in _split_by_neuron(times, ids):
-        if t.size >= min_spikes:
-            isi = np.diff(t)
-            mean = isi.mean()
-            if mean > 0:
-                cvs.append(isi.std() / mean)
-    return np.asarray(cvs, dtype=np.float64)
+    isi, owner = _sorted_isis(times, ids)
+    if isi.size == 0:
+        return np.zeros(0)
+    n = int(owner.max()) + 1
+    count = np.bincount(owner, minlength=n)
+    total = np.bincount(owner, weights=isi, minlength=n)
+    total_sq = np.bincount(owner, weights=isi * isi, minlength=n)
+    keep = (count >= min_spikes - 1) & (total > 0)
+    mean = total[keep] / count[keep]
+    var = np.maximum(total_sq[keep] / count[keep] - mean**2, 0.0)
+    return np.sqrt(var) / mean
 
 
 def synchrony_chi(

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import param
+
 from ._base import ParamModel, integer, number
 
 TRACED = ("g", "eta", "j_mv", "delay_ms", "tau_mem", "v_th", "v_reset", "t_ref", "dt")
+EPSILON = 0.1  # connection probability of model A
+C_E_PAPER = 1000  # excitatory in-degree of the paper's Fig. 8 network (N_E = 10,000)
 MAX_DELAY_MS = 10.0  # the network's delay ring covers every delay the slider allows
 
 
@@ -66,7 +70,7 @@ class BrunelModel(ParamModel):
         step=0.01,
         unit="mV",
         label="J",
-        doc="Excitatory postsynaptic potential amplitude",
+        doc="EPSP amplitude (at the paper's in-degree C_E = 1000 when scale_j_with_size is on)",
     )
     delay_ms = number(
         1.5,
@@ -123,6 +127,28 @@ class BrunelModel(ParamModel):
         doc="Integration time step",
     )
 
+    scale_j_with_size = param.Boolean(
+        True,
+        label="keep J·C_E at the paper's value",
+        doc=(
+            "Scale the EPSP to J·1000/C_E so that the mean input and the E/I balance match the "
+            "paper's in-degree C_E = 1000 whatever N (fluctuations grow as 1/sqrt(C_E)); off: "
+            "use J as given (a small network then fires far too regularly and fast)"
+        ),
+    )
+
+    @property
+    def c_exc(self) -> int:
+        """Excitatory in-degree ``C_E = round(0.1 round(0.8 N))`` (as the core draws it)."""
+        return round(EPSILON * round(0.8 * self.n_neurons))
+
+    @property
+    def effective_j_mv(self) -> float:
+        """The EPSP the network uses: ``j_mv`` or, when scaled, ``j_mv * C_E_PAPER / C_E``."""
+        if self.scale_j_with_size:
+            return self.j_mv * C_E_PAPER / self.c_exc
+        return self.j_mv
+
     def validate(self) -> None:
         if not self.v_reset < self.v_th:
             raise ValueError(
@@ -137,7 +163,9 @@ class BrunelModel(ParamModel):
 
     def traced_values(self) -> dict[str, float]:
         """The parameters that are traced arrays in the core network (never recompile)."""
-        return {name: getattr(self, name) for name in TRACED}
+        values = {name: getattr(self, name) for name in TRACED}
+        values["j_mv"] = self.effective_j_mv
+        return values
 
     def structure_key(self) -> tuple:
         """``("brunel", n_neurons, seed, dt)``: the connectivity is drawn once per size and

@@ -8,7 +8,7 @@ import pytest
 from bokeh.models import Model
 
 from snnviz import views
-from snnviz.views import spikes as spk
+from snnviz.core.analysis import events as spk
 
 
 def _render(element: object) -> Model:

@@ -1,0 +1,91 @@
+"""The two foundation pages, headless: reproduce() verdicts, live reactions, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snnviz.pages.network_lab import NetworkLab
+from snnviz.pages.neuron_lab import NeuronLab
+from tests.helpers import count_compilations
+
+
+@pytest.fixture(scope="module")
+def neuron_lab():
+    return NeuronLab()
+
+
+def test_neuron_lab_reproduce_passes_every_claim(neuron_lab):
+    result = neuron_lab.reproduce(quick=True)
+    assert result.passed, result.summary()
+    assert result.metrics["patterns_matched"] == 1.0
+    assert result.metrics["lif_max_error_steps"] <= 1.0
+    assert set(result.figures) == {p[0] for p in result.metrics["pattern_table"]}
+
+
+def test_neuron_lab_slider_changes_the_trace_without_recompiling(neuron_lab):
+    neuron_lab.model = "AdEx"
+    before = neuron_lab.last_record["v"].copy()
+    with count_compilations() as log:
+        neuron_lab.current.amplitude = neuron_lab.current.amplitude + 300.0
+    assert log.matching("advance") == 0, log.names
+    after = neuron_lab.last_record["v"]
+    assert not np.allclose(before, after)
+    assert (neuron_lab.last_record["spikes"].sum() > 0) and "firing pattern" in neuron_lab.pattern.object
+
+
+def test_neuron_lab_bad_combination_shows_a_message_and_keeps_serving(neuron_lab):
+    neuron_lab.model = "LIF"
+    neuron_lab.neuron.v_reset = -40.0  # above the -50 mV threshold
+    assert neuron_lab.banner.visible
+    assert "v_reset" in neuron_lab.banner.message and "v_th" in neuron_lab.banner.message
+    neuron_lab.neuron.v_reset = -70.0
+    assert not neuron_lab.banner.visible
+
+
+def test_neuron_lab_presets_load_per_model(neuron_lab):
+    neuron_lab.model = "AdEx"
+    names = neuron_lab.param.preset.objects
+    assert "Tonic spiking" in names or any("onic" in n for n in names)
+    neuron_lab.preset = next(n for n in names if "urst" in n)
+    assert "burst" in neuron_lab.pattern.object
+
+
+@pytest.fixture(scope="module")
+def network_lab():
+    return NetworkLab()
+
+
+def test_network_lab_reproduce_separates_the_regimes(network_lab):
+    result = network_lab.reproduce(quick=True)
+    assert result.passed, result.summary()
+    m = result.metrics
+    assert m["SR_cv"] < m["AI_cv"] and m["SR_chi"] > m["AI_chi"]
+
+
+def test_network_lab_slider_moves_do_not_recompile_and_take_effect(network_lab):
+    network_lab._advance_chunk()
+    with count_compilations() as log:
+        network_lab.network.g = 3.0
+        chunk = network_lab._advance_chunk()
+    assert log.count == 0, log.names
+    assert chunk["g"] == 3.0 and network_lab.regime == "custom"
+    network_lab.regime = "AI"
+    assert network_lab._advance_chunk()["g"] == 5.0
+
+
+def test_network_lab_bad_delay_pauses_with_a_message(network_lab):
+    network_lab.loop.play()
+    network_lab.network.delay_ms = 0.05  # shorter than dt = 0.1 ms
+    assert not network_lab.loop.running
+    assert "delay" in network_lab.banner.message
+    network_lab.network.delay_ms = 1.5
+    assert not network_lab.banner.visible
+    network_lab.loop.pause()
+
+
+def test_network_lab_resize_rebuilds_on_reset(network_lab):
+    network_lab.network.n_neurons = 500
+    chunk = network_lab._advance_chunk()
+    assert network_lab._net.n_neurons == 500 and network_lab._raster.n_neurons == 500
+    assert chunk["ids"].size == 0 or chunk["ids"].max() < 500
