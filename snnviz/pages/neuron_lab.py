@@ -8,6 +8,7 @@ and checks the LIF against its closed-form first-spike time and ISI.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 import holoviews as hv
@@ -115,6 +116,7 @@ class NeuronLab(DemoPage):
         self.phase_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
         self.fi_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
         self.last_record: dict[str, np.ndarray] = {}
+        self._applying_preset = False
         self._neuron_controls = pn.Column()
         self._current_watcher = self.current.param.watch(self._refresh, list(self.current.values()))
         self._neuron_watcher = None
@@ -126,10 +128,15 @@ class NeuronLab(DemoPage):
 
     @classmethod
     def warm_up(cls) -> None:
-        """Compile the trace and f-I runs of every model once per process."""
+        """Compile the default model's runs now and the other models' in the background, so
+        the server starts as soon as the first page can render."""
         page = cls()
-        for name in MODELS:
-            page.model = name
+
+        def others() -> None:
+            for name in MODELS[1:]:
+                page.model = name
+
+        threading.Thread(target=others, name="neuron-lab-warm-up", daemon=True).start()
 
     # -- reactions ---------------------------------------------------------------------------
     def _on_model(self, *_: Any) -> None:
@@ -161,17 +168,20 @@ class NeuronLab(DemoPage):
     def _on_preset(self, *_: Any) -> None:
         if self.preset != CUSTOM:
             preset = next(p for p in list_presets(self.model) if p["name"] == self.preset)
-            with param.parameterized.batch_call_watchers(self.neuron):
+            self._applying_preset = True  # one simulation for the whole preset, not one per value
+            try:
                 self.neuron.apply_preset(preset)
-            if preset.get("current"):
-                with param.parameterized.batch_call_watchers(self.current):
+                if preset.get("current"):
                     self.current.apply_preset(preset)
-            if preset.get("duration_ms"):
-                with param.parameterized.discard_events(self):
+                if preset.get("duration_ms"):
                     self.duration_ms = float(preset["duration_ms"])
+            finally:
+                self._applying_preset = False
         self._refresh()
 
     def _refresh(self, *_: Any) -> None:
+        if self._applying_preset:
+            return
         try:
             self._compute_and_draw()
             self.banner.clear()

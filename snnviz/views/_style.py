@@ -9,6 +9,10 @@ import holoviews.plotting.bokeh  # registers the bokeh backend's options
 
 Element = TypeVar("Element", bound=hv.core.Dimensioned)
 
+# Canvas, not WebGL: headless and software-GL browsers stall on WebGL read-backs (STACK.md §3),
+# and these analysis views are small. Live plots choose their backend per plot.
+hv.renderer("bokeh").webgl = False
+
 HEIGHT = 280  # px; width follows the container (responsive)
 TOOLS = ("hover",)  # added to bokeh's default pan / wheel-zoom / box-zoom / reset / save
 CATEGORY_COLORS = hv.Cycle("Category10")
