@@ -20,9 +20,10 @@ row ``t`` happens at ``t * dt``. Rates are in Hz, times in ms.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def _raster(raster, name: str = "raster") -> np.ndarray:
+def _raster(raster: ArrayLike, name: str = "raster") -> np.ndarray:
     r = np.asarray(raster)
     if r.ndim != 2:
         raise ValueError(f"{name} must be a (T, N) array of spikes, got shape {r.shape}")
@@ -64,7 +65,7 @@ def _flat_events(raster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(neurons, counts), np.repeat(steps, counts)
 
 
-def spike_times(raster, dt: float) -> list[np.ndarray]:
+def spike_times(raster: ArrayLike, dt: float) -> list[np.ndarray]:
     """Spike times (ms) of each neuron, ascending."""
     r, dt = _raster(raster), _check_dt(dt)
     neurons, steps = _flat_events(r)
@@ -72,12 +73,12 @@ def spike_times(raster, dt: float) -> list[np.ndarray]:
     return np.split(steps * dt, splits)
 
 
-def isis(raster, dt: float) -> list[np.ndarray]:
+def isis(raster: ArrayLike, dt: float) -> list[np.ndarray]:
     """Inter-spike intervals (ms) of each neuron (empty for fewer than two spikes)."""
     return [np.diff(t) for t in spike_times(raster, dt)]
 
 
-def cv_isi(raster, dt: float) -> np.ndarray:
+def cv_isi(raster: ArrayLike, dt: float) -> np.ndarray:
     """CV of the ISIs per neuron, ``(N,)``; NaN for neurons with fewer than 3 spikes."""
     r, dt = _raster(raster), _check_dt(dt)
     n = r.shape[1]
@@ -96,7 +97,7 @@ def cv_isi(raster, dt: float) -> np.ndarray:
     return cv
 
 
-def mean_cv(raster, dt: float, *, min_spikes: int = 5) -> float:
+def mean_cv(raster: ArrayLike, dt: float, *, min_spikes: int = 5) -> float:
     """Mean of :func:`cv_isi` over neurons with at least ``min_spikes`` spikes (NaN if none)."""
     r = _raster(raster)
     cv = cv_isi(r, dt)
@@ -104,18 +105,18 @@ def mean_cv(raster, dt: float, *, min_spikes: int = 5) -> float:
     return float(np.mean(cv[keep])) if keep.any() else float("nan")
 
 
-def firing_rates(raster, dt: float) -> np.ndarray:
+def firing_rates(raster: ArrayLike, dt: float) -> np.ndarray:
     """Rate of each neuron over the whole raster (Hz), ``(N,)``."""
     r, dt = _raster(raster), _check_dt(dt)
     return r.sum(axis=0) / (r.shape[0] * dt) * 1000.0
 
 
-def mean_rate(raster, dt: float) -> float:
+def mean_rate(raster: ArrayLike, dt: float) -> float:
     """Mean firing rate over neurons and time (Hz)."""
     return float(np.mean(firing_rates(raster, dt)))
 
 
-def population_rate(raster, dt: float, bin_ms: float) -> tuple[np.ndarray, np.ndarray]:
+def population_rate(raster: ArrayLike, dt: float, bin_ms: float) -> tuple[np.ndarray, np.ndarray]:
     """``(bin centres in ms, rate per neuron in Hz)`` of the population in bins of ``bin_ms``."""
     r, dt = _raster(raster), _check_dt(dt)
     counts = _bins(r, dt, bin_ms).sum(axis=1)
@@ -124,7 +125,7 @@ def population_rate(raster, dt: float, bin_ms: float) -> tuple[np.ndarray, np.nd
     return centres, counts / (r.shape[1] * width) * 1000.0
 
 
-def synchrony_chi(raster, dt: float, bin_ms: float) -> float:
+def synchrony_chi(raster: ArrayLike, dt: float, bin_ms: float) -> float:
     """Golomb's :math:`\\chi` of spike counts in bins of ``bin_ms`` (0 = asynchronous, 1 = fully
     synchronous); NaN when no neuron's count varies."""
     r, dt = _raster(raster), _check_dt(dt)
@@ -136,7 +137,7 @@ def synchrony_chi(raster, dt: float, bin_ms: float) -> float:
     return float(np.sqrt(var_pop / var_single))
 
 
-def fano_factor(raster, dt: float, bin_ms: float) -> np.ndarray:
+def fano_factor(raster: ArrayLike, dt: float, bin_ms: float) -> np.ndarray:
     """Fano factor ``var / mean`` of each neuron's spike count in bins of ``bin_ms``, ``(N,)``;
     NaN for silent neurons."""
     r, dt = _raster(raster), _check_dt(dt)

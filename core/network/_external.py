@@ -31,7 +31,7 @@ SHORT_TABLE = 16
 MAX_PART_MEAN = 25.0
 
 
-def _lowbias32(x: UInt32[Array, "..."]) -> UInt32[Array, "..."]:
+def _lowbias32(x: UInt32[Array, ...]) -> UInt32[Array, ...]:
     x = x ^ (x >> 16)
     x = x * jnp.uint32(0x7FEB352D)
     x = x ^ (x >> 15)
@@ -40,7 +40,7 @@ def _lowbias32(x: UInt32[Array, "..."]) -> UInt32[Array, "..."]:
 
 
 def hash_uniform(
-    seed: UInt32[Array, "2"], step: Int[Array, ""], n: int, part: Int[Array, ""] | int = 0
+    seed: UInt32[Array, " 2"], step: Int[Array, ""], n: int, part: Int[Array, ""] | int = 0
 ) -> Float[Array, " n"]:
     """``n`` uniforms in ``[0, 1)`` for ``(step, part)`` of the stream ``seed`` (24-bit grid)."""
     i = jnp.arange(n, dtype=jnp.uint32)
@@ -73,7 +73,7 @@ def poisson_cdf_table(lam: Float[Array, ""]) -> Float[Array, " 64"]:
 
 
 def poisson_counts_fast(
-    seed: UInt32[Array, "2"],
+    seed: UInt32[Array, " 2"],
     step: Int[Array, ""],
     cdf: Float[Array, " 64"],
     parts: Int[Array, ""],

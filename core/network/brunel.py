@@ -42,9 +42,9 @@ exactly ``J`` that decays as :math:`J e^{-t/\tau}`.
 and no spike is ever dropped. ``layout="rows"`` keeps one bit-packed fan-out row per neuron
 (``N^2 / 8`` bytes: 12.5 MB at N = 10,000) and adds the rows of the neurons that spiked;
 ``layout="lists"`` keeps padded target lists (``~4 epsilon N^2`` bytes) and scatters them
-(~7x slower per spike here). ``"auto"`` picks rows up to N = 46,340. The external Poisson drive uses the counter-based
-sampler of ``_external.py`` (the per-step cost of ``jax.random.poisson`` alone would exceed
-the whole step's budget).
+(~2.5x slower per chunk at N = 10,000, see ``benchmarks/network_chunk.py``). ``"auto"`` picks
+rows up to N = 46,340. The external Poisson drive uses the counter-based sampler of
+``_external.py`` (``jax.random.poisson`` alone costs ~1 ms per step at N = 10,000).
 
 Units: ms, mV, Hz.
 """
@@ -91,7 +91,7 @@ class BrunelState(eqx.Module):
     neuron: LIFState  # v (mV), i_syn (unused, 0), refractory steps; shape (N,)
     ring: DelayRing  # recurrent input in transit (mV), (max_delay_steps + 2, N)
     step_index: Int[Array, ""]  # int32 step counter
-    seed: UInt32[Array, "2"]  # stream of the external Poisson drive
+    seed: UInt32[Array, " 2"]  # stream of the external Poisson drive
 
 
 class BrunelNetwork(AbstractSystem):
@@ -197,7 +197,9 @@ class BrunelNetwork(AbstractSystem):
         if not 0 < epsilon <= 1:
             raise ValueError(f"BrunelNetwork.build: `epsilon` must be in (0, 1], got {epsilon}")
         if layout not in LAYOUTS:
-            raise ValueError(f"BrunelNetwork.build: `layout` must be one of {LAYOUTS}, got {layout!r}")
+            raise ValueError(
+                f"BrunelNetwork.build: `layout` must be one of {LAYOUTS}, got {layout!r}"
+            )
         n_exc = round(0.8 * n)
         n_inh = n - n_exc
         c_exc, c_inh = round(epsilon * n_exc), round(epsilon * n_inh)
@@ -211,10 +213,7 @@ class BrunelNetwork(AbstractSystem):
         if layout == "auto":
             layout = "rows" if n * n // 8 <= _ROWS_MAX_BYTES else "lists"
         pre_idx = ei_fan_in(key, n_exc, n_inh, c_exc, c_inh, autapses=False)
-        if layout == "rows":
-            table = packed_rows(pre_idx, n)
-        else:
-            table = fan_out_lists(pre_idx, n).targets
+        table = packed_rows(pre_idx, n) if layout == "rows" else fan_out_lists(pre_idx, n).targets
         n_probe = min(int(n_probe), n)
         probe = np.unique(np.linspace(0, n - 1, n_probe).round().astype(np.int32))
         return cls(
@@ -306,13 +305,20 @@ class _PreparedBrunel(eqx.Module):
         if net.layout == "rows":
             scales = jnp.stack([net.j_mv, -net.g * net.j_mv])
             return rows_input(
-                net.connectivity, spikes, net.n_neurons, (0, net.n_exc), scales,
+                net.connectivity,
+                spikes,
+                net.n_neurons,
+                (0, net.n_exc),
+                scales,
                 batch_size=net.batch_size,
             )
         is_exc = jnp.arange(net.n_neurons) < net.n_exc
         presyn = jnp.where(is_exc, net.j_mv, -net.g * net.j_mv)
         return lists_input(
-            net.connectivity, spikes, net.n_neurons, presyn_scale=presyn,
+            net.connectivity,
+            spikes,
+            net.n_neurons,
+            presyn_scale=presyn,
             batch_size=net.batch_size,
         )
 

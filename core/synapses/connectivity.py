@@ -184,7 +184,8 @@ def _check_no_repeats(pre_idx: np.ndarray, owner: str) -> None:
 
 def packed_width(n_post: int) -> int:
     """Bytes per row of :func:`packed_rows`: ``H = max(1, ceil(ceil(n_post / 4) / 2))``."""
-    return max(1, -(-(-(-int(n_post) // 4)) // 2))
+    words = -(-int(n_post) // 4)  # ceil(n_post / 4) nibbles
+    return max(1, -(-words // 2))
 
 
 def packed_rows(pre_idx: np.ndarray, n_pre: int, *, block: int = 2048) -> np.ndarray:
@@ -222,7 +223,9 @@ class FanOut(NamedTuple):
     """Padded fan-out table built by :func:`fan_out_lists`."""
 
     targets: np.ndarray  # (n_pre, max_out) int32 postsynaptic indices, padded with n_post
-    synapse: np.ndarray  # (n_pre, max_out) int32 flat index into pre_idx (row * fan_in + col), -1 pad
+    synapse: (
+        np.ndarray
+    )  # (n_pre, max_out) int32 flat index into pre_idx (row * fan_in + col), -1 pad
     counts: np.ndarray  # (n_pre,) int32 number of real entries per row
 
 

@@ -58,9 +58,7 @@ class DelayRing(eqx.Module):
     def zeros(cls, n_post: int, max_delay_steps: int, dtype=jnp.float32) -> DelayRing:
         """An empty ring that supports delays of ``1 .. max_delay_steps`` steps."""
         if int(max_delay_steps) < 1:
-            raise ValueError(
-                f"DelayRing: `max_delay_steps` must be >= 1, got {max_delay_steps}"
-            )
+            raise ValueError(f"DelayRing: `max_delay_steps` must be >= 1, got {max_delay_steps}")
         n_post = int(n_post)
         return cls(jnp.zeros((int(max_delay_steps) + 1, n_post), dtype), jnp.zeros(n_post, dtype))
 
@@ -117,8 +115,11 @@ class DelayRing(eqx.Module):
             return flat.at[where].add(update, mode="drop")
 
         flat = for_each_active(
-            jnp.asarray(spikes).astype(bool), add, self.buffer.reshape(-1),
-            block=block, batch_size=batch_size,
+            jnp.asarray(spikes).astype(bool),
+            add,
+            self.buffer.reshape(-1),
+            block=block,
+            batch_size=batch_size,
         )
         return self._next(flat.reshape(slots, n_post), t)
 

@@ -79,8 +79,15 @@ def test_delta_psp_is_the_short_tau_syn_limit_of_the_engine_lif():
     _, rec = advance(net, state, 40)
     network_psp = np.asarray(rec["v_probe"][:, 0])
     for tau_syn in (0.01, 0.002):
-        lif = LIF(tau_mem=tau_mem, tau_syn=tau_syn, c_mem=c_mem, v_rest=0.0, v_reset=-1.0,
-                  v_th=1e6, t_ref=0.0)
+        lif = LIF(
+            tau_mem=tau_mem,
+            tau_syn=tau_syn,
+            c_mem=c_mem,
+            v_rest=0.0,
+            v_reset=-1.0,
+            v_th=1e6,
+            t_ref=0.0,
+        )
         step = lif.discretise(DT)
         lif_state, trace = lif.init_state((1,)), []
         for t in range(40):
@@ -151,8 +158,14 @@ def test_new_parameter_values_do_not_recompile():
     state = net.init_state(key=jax.random.key(1))
     state, _ = advance(net, state, 50)  # compile the chunk once
     changes = [
-        {"g": 6.0, "eta": 4.0}, {"j_mv": 0.2}, {"delay_ms": 3.0}, {"tau_mem": 10.0},
-        {"v_th": 18.0, "v_reset": 5.0}, {"t_ref": 1.0}, {"dt": 0.05}, {"eta": 30.0},
+        {"g": 6.0, "eta": 4.0},
+        {"j_mv": 0.2},
+        {"delay_ms": 3.0},
+        {"tau_mem": 10.0},
+        {"v_th": 18.0, "v_reset": 5.0},
+        {"t_ref": 1.0},
+        {"dt": 0.05},
+        {"eta": 30.0},
     ]
     with count_compilations() as log:
         for change in changes:

@@ -100,8 +100,14 @@ def test_per_synapse_delays_equal_a_dense_reference():
             t, s = inputs
             arriving = ring.arriving
             ring = ring.advance_events(
-                t, s, jnp.asarray(fan_out.targets), jnp.asarray(delays),
-                weights=jnp.asarray(weights), presyn_scale=presyn_scale, batch_size=16, block=4,
+                t,
+                s,
+                jnp.asarray(fan_out.targets),
+                jnp.asarray(delays),
+                weights=jnp.asarray(weights),
+                presyn_scale=presyn_scale,
+                batch_size=16,
+                block=4,
             )
             return ring, arriving
 

@@ -43,12 +43,15 @@ SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
     offset=st.integers(-5, 40),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_fixed_fan_in_is_exact_distinct_and_autapse_free(n_pre, n_post, frac, autapses, offset, seed):
+def test_fixed_fan_in_is_exact_distinct_and_autapse_free(
+    n_pre, n_post, frac, autapses, offset, seed
+):
     self_in_pre = (np.arange(n_post) - offset >= 0) & (np.arange(n_post) - offset < n_pre)
     n_allowed = n_pre - (0 if autapses else int(self_in_pre.any()))
-    fan_in = int(round(frac * n_allowed))
-    pre = fixed_fan_in(jax.random.key(seed), n_pre, n_post, fan_in, autapses=autapses,
-                       pre_offset=offset)
+    fan_in = round(frac * n_allowed)
+    pre = fixed_fan_in(
+        jax.random.key(seed), n_pre, n_post, fan_in, autapses=autapses, pre_offset=offset
+    )
     assert pre.shape == (n_post, fan_in) and pre.dtype == np.int32
     if fan_in:
         assert pre.min() >= 0 and pre.max() < n_pre
@@ -172,13 +175,15 @@ def test_event_paths_equal_the_dense_path(network_tables, n_spikes):
 
     dense = jax.jit(dense_input)(jnp.asarray(w), jnp.asarray(spikes))
     rows = jax.jit(
-        lambda s, sc: rows_input(network_tables["packed"], s, N, (0, N_EXC), sc,
-                                 batch_size=8, block=4)
+        lambda s, sc: rows_input(
+            network_tables["packed"], s, N, (0, N_EXC), sc, batch_size=8, block=4
+        )
     )(jnp.asarray(spikes), jnp.array([j, -g * j]))
     presyn = jnp.asarray(ei_presyn_weights(N_EXC, N_INH, j, g))
     lists = jax.jit(
-        lambda s, a: lists_input(network_tables["targets"], s, N, presyn_scale=a,
-                                 batch_size=8, block=4)
+        lambda s, a: lists_input(
+            network_tables["targets"], s, N, presyn_scale=a, batch_size=8, block=4
+        )
     )(jnp.asarray(spikes), presyn)
     for got in (dense, rows, lists):
         np.testing.assert_allclose(np.asarray(got), reference, rtol=1e-5, atol=1e-5)
@@ -190,8 +195,9 @@ def test_rows_path_with_many_groups_and_one_group(network_tables):
     starts, scales = (0, 30, 96, 100), np.array([1.0, -2.0, 0.5, 3.0], np.float32)
     presyn = np.repeat(scales, np.diff([*starts, N]))
     expected = dense_weights(pre, N, presyn) @ spikes
-    got = rows_input(packed, jnp.asarray(spikes), N, starts, jnp.asarray(scales),
-                     batch_size=16, block=8)
+    got = rows_input(
+        packed, jnp.asarray(spikes), N, starts, jnp.asarray(scales), batch_size=16, block=8
+    )
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
     got = rows_input(packed, jnp.asarray(spikes), N, (0,), jnp.ones(1), batch_size=16)
     np.testing.assert_allclose(np.asarray(got), dense_weights(pre, N) @ spikes)
@@ -207,8 +213,9 @@ def test_for_each_active_visits_every_active_index_once_in_order():
         return seen, count + jnp.sum(valid)
 
     seen, count = jax.jit(
-        lambda m: for_each_active(m, body, (jnp.full(300, -1), jnp.int32(0)), block=4,
-                                  batch_size=16)
+        lambda m: for_each_active(
+            m, body, (jnp.full(300, -1), jnp.int32(0)), block=4, batch_size=16
+        )
     )(jnp.asarray(mask))
     assert int(count) == mask.sum()
     np.testing.assert_array_equal(np.asarray(seen)[: mask.sum()], np.nonzero(mask)[0])
