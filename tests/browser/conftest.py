@@ -54,9 +54,10 @@ class BrowserPage:
         assert not errors, "browser console/page errors:\n" + "\n".join(errors)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    """One headless Chromium for the whole session (closed at the end)."""
+    """One headless Chromium per test module (closed after it, so no playwright event loop
+    outlives the browser tests)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
