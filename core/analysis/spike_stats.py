@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import events
+
 
 def _raster(raster: ArrayLike, name: str = "raster") -> np.ndarray:
     r = np.asarray(raster)
@@ -42,8 +44,8 @@ def _check_dt(dt: float) -> float:
     return float(dt)
 
 
-def _bins(raster: np.ndarray, dt: float, bin_ms: float) -> np.ndarray:
-    """Spike counts in consecutive bins of ``round(bin_ms / dt)`` steps (the tail is dropped)."""
+def _bin_layout(raster: np.ndarray, dt: float, bin_ms: float) -> tuple[int, int]:
+    """``(steps per bin, number of whole bins)`` for bins of ``round(bin_ms / dt)`` steps."""
     if not (np.isfinite(bin_ms) and bin_ms > 0):
         raise ValueError(f"`bin_ms` must be a positive bin width in ms, got {bin_ms}")
     width = max(1, round(bin_ms / dt))
@@ -53,6 +55,12 @@ def _bins(raster: np.ndarray, dt: float, bin_ms: float) -> np.ndarray:
             f"need at least two bins of {width * dt:g} ms, the raster covers only "
             f"{raster.shape[0] * dt:g} ms; use a longer raster or smaller `bin_ms`"
         )
+    return width, n_bins
+
+
+def _bins(raster: np.ndarray, dt: float, bin_ms: float) -> np.ndarray:
+    """Spike counts in consecutive bins of ``round(bin_ms / dt)`` steps (the tail is dropped)."""
+    width, n_bins = _bin_layout(raster, dt, bin_ms)
     return raster[: n_bins * width].reshape(n_bins, width, -1).sum(axis=1)
 
 
@@ -126,15 +134,16 @@ def population_rate(raster: ArrayLike, dt: float, bin_ms: float) -> tuple[np.nda
 
 
 def synchrony_chi(raster: ArrayLike, dt: float, bin_ms: float) -> float:
-    """Golomb's :math:`\\chi` of spike counts in bins of ``bin_ms`` (0 = asynchronous, 1 = fully
-    synchronous); NaN when no neuron's count varies."""
+    r"""Golomb's :math:`\chi` of spike counts in bins of ``bin_ms`` (0 = asynchronous, 1 = fully
+    synchronous); NaN when no neuron's count varies. The event-based
+    :func:`~snnviz.core.analysis.events.synchrony_chi` computes it, on bins of whole steps."""
     r, dt = _raster(raster), _check_dt(dt)
-    counts = _bins(r, dt, bin_ms).astype(float)
-    var_pop = np.var(counts.mean(axis=1))
-    var_single = np.mean(np.var(counts, axis=0))
-    if var_single == 0:
-        return float("nan")
-    return float(np.sqrt(var_pop / var_single))
+    steps_per_bin, n_bins = _bin_layout(r, dt, bin_ms)
+    neurons, steps = _flat_events(r)
+    width = steps_per_bin * dt
+    return events.synchrony_chi(
+        steps * dt, neurons, n_neurons=r.shape[1], t_range=(0.0, n_bins * width), bin_ms=width
+    )
 
 
 def fano_factor(raster: ArrayLike, dt: float, bin_ms: float) -> np.ndarray:

@@ -41,6 +41,8 @@ from bokeh.palettes import Category10_10, Greys256
 from bokeh.plotting import figure
 from numpy.typing import ArrayLike
 
+from snnviz.core.analysis.events import spike_events
+
 Backend = Literal["canvas", "webgl"]
 ChunkArrays = ArrayLike | Sequence[ArrayLike]
 
@@ -251,15 +253,11 @@ class _BinStream:
 
 
 def _spike_events(t: np.ndarray, spikes: np.ndarray, n_neurons: int) -> tuple[Any, Any]:
-    if spikes.ndim == 1:
-        spikes = spikes[:, None]
-    if spikes.shape != (t.size, n_neurons):
-        raise ValueError(
-            f"spikes must have shape (T, {n_neurons}) matching t_ms of length T={t.size}, "
-            f"got {spikes.shape}"
-        )
-    ti, ni = np.nonzero(spikes)
-    return t[ti], ni
+    """:func:`~snnviz.core.analysis.events.spike_events`, checking the population size."""
+    width = 1 if spikes.ndim == 1 else spikes.shape[1]
+    if width != n_neurons:
+        raise ValueError(f"spikes must have shape (T, {n_neurons}), got {spikes.shape}")
+    return spike_events(spikes, t)
 
 
 class LiveRaster(_Viewable):
