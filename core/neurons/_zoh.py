@@ -2,9 +2,11 @@
 
 For ``dx/dt = A x + B u`` with ``u`` held constant over a step of length ``dt``,
 ``x(t + dt) = A_d x(t) + B_d u`` with ``A_d = e^{A dt}`` and
-``B_d = \\int_0^{dt} e^{A s} ds B``. Both come from one matrix exponential of the augmented
-matrix ``[[A, B], [0, 0]] dt`` (Van Loan). ``A`` may carry leading population axes, so
-per-neuron parameters give per-neuron propagators.
+``B_d = \\int_0^{dt} e^{A s} ds B``. The step is applied in increment form,
+``x' = x + (A_d - I) x + B_d u``, with ``A_d - I`` taken directly from a matrix exponential
+(Van Loan) so that float32 keeps its digits when ``dt`` is much shorter than a time constant.
+``A`` may carry leading population axes, so per-neuron parameters give per-neuron propagators.
+The ``k x k`` products are unrolled into elementwise operations (no batched tiny matmuls).
 """
 
 from __future__ import annotations
@@ -12,31 +14,6 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax.scipy.linalg import expm
 from jaxtyping import Array, Float
-
-
-def zoh_propagator(
-    a: Float[Array, "*pop k k"], b: Float[Array, "*pop k"], dt: Float[Array, ""]
-) -> tuple[Float[Array, "*pop k k"], Float[Array, "*pop k"]]:
-    """Return ``(A_d, B_d)`` for ``dx/dt = A x + B u`` sampled every ``dt`` (u held constant)."""
-    k = a.shape[-1]
-    aug = jnp.zeros((*a.shape[:-2], k + 1, k + 1), a.dtype)
-    aug = aug.at[..., :k, :k].set(a).at[..., :k, k].set(b)
-    e = expm(aug * dt)
-    return e[..., :k, :k], e[..., :k, k]
-
-
-def apply_propagator(
-    a_d: Float[Array, "*pop k k"], b_d: Float[Array, "*pop k"], x: tuple[Array, ...], u: Array
-) -> tuple[Array, ...]:
-    """``x' = A_d x + B_d u`` for a state given as a tuple of ``k`` population arrays.
-
-    The ``k x k`` product is unrolled into elementwise operations, which is what a
-    population of independent neurons needs (no batched tiny matmuls).
-    """
-    k = len(x)
-    return tuple(
-        sum(a_d[..., j, i] * x[i] for i in range(k)) + b_d[..., j] * u for j in range(k)
-    )
 
 
 def zoh_increment(
@@ -61,7 +38,7 @@ def zoh_increment(
 def apply_increment(
     da_d: Float[Array, "*pop k k"], b_d: Float[Array, "*pop k"], x: tuple[Array, ...], u: Array
 ) -> tuple[Array, ...]:
-    """``x' = x + (A_d - I) x + B_d u`` (the increment form of :func:`apply_propagator`)."""
+    """``x' = x + (A_d - I) x + B_d u`` for a state given as a tuple of ``k`` population arrays."""
     k = len(x)
     return tuple(
         x[j] + (sum(da_d[..., j, i] * x[i] for i in range(k)) + b_d[..., j] * u) for j in range(k)
