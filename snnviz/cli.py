@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import gallery
+from .serving import APP_DIR, serve_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -89,50 +90,15 @@ def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 # -- serve --------------------------------------------------------------------------------
-def app_dir() -> Path:
-    """The Bokeh directory app (``<repository>/app``)."""
-    return gallery.REPO_ROOT / "app"
-
-
-def serve_command(port: int = 5006, address: str = "127.0.0.1", show: bool = False) -> list[str]:
-    """The ``panel serve app`` command line the ``serve`` subcommand runs."""
-    if address == "0.0.0.0":  # reachable under any host name: accept any origin
-        origins = ["*"]
-    else:
-        origins = [f"{address}:{port}"] + ([f"localhost:{port}"] if address == "127.0.0.1" else [])
-    cmd = [
-        sys.executable,
-        "-m",
-        "panel",
-        "serve",
-        str(app_dir()),
-        "--address",
-        address,
-        "--port",
-        str(port),
-        "--num-procs",
-        "1",
-        "--unused-session-lifetime",
-        "5000",
-        "--check-unused-sessions",
-        "2000",
-    ]
-    for origin in origins:
-        cmd += ["--allow-websocket-origin", origin]
-    if show:
-        cmd.append("--show")
-    return cmd
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run ``panel serve app`` in the foreground until Ctrl-C."""
-    if not (app_dir() / "main.py").is_file():
+    if not (APP_DIR / "main.py").is_file():
         print(
-            f"snnviz serve: no app at {app_dir()} (serve from a source checkout of snnviz)",
+            f"snnviz serve: no app at {APP_DIR} (serve from a source checkout of snnviz)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    cmd = serve_command(args.port, args.address, args.show)
+    cmd = serve_command(args.port, args.address, show=args.show)
     print(f"snnviz gallery: http://{args.address}:{args.port}/app   (Ctrl-C to stop)", flush=True)
     proc = subprocess.Popen(cmd, cwd=gallery.REPO_ROOT)
     try:

@@ -93,7 +93,7 @@ def test_list_prints_slug_and_title(capsys, fake_registry):
 def test_serve_command_has_the_server_flags():
     cmd = cli.serve_command(port=6123, address="127.0.0.1")
     assert cmd[:4] == [sys.executable, "-m", "panel", "serve"]
-    assert cmd[4] == str(cli.app_dir()) and (cli.app_dir() / "main.py").is_file()
+    assert cmd[4] == str(cli.APP_DIR) and (cli.APP_DIR / "main.py").is_file()
     joined = " ".join(cmd)
     assert "--address 127.0.0.1 --port 6123" in joined
     assert "--allow-websocket-origin 127.0.0.1:6123" in joined
