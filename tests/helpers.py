@@ -60,6 +60,23 @@ def count_compilations() -> Iterator[CompileLog]:
 
 
 # -- stand-in pages for gallery/CLI tests (register them with monkeypatch on gallery.PAGES) --
+class Collect:
+    """A dispatch that queues callbacks until ``run_all`` (stands in for the next server tick)."""
+
+    def __init__(self) -> None:
+        self.queue: list = []
+
+    def __call__(self, callback) -> None:
+        self.queue.append(callback)
+
+    def run_all(self) -> int:
+        n = 0
+        while self.queue:
+            self.queue.pop(0)()
+            n += 1
+        return n
+
+
 def _fake_pages():
     import holoviews as hv
     import panel as pn

@@ -43,3 +43,9 @@ def apply_increment(
     return tuple(
         x[j] + (sum(da_d[..., j, i] * x[i] for i in range(k)) + b_d[..., j] * u) for j in range(k)
     )
+
+
+def propagator(da_d: Float[Array, "*pop k k"]) -> Float[Array, "*pop k k"]:
+    """``A_d = I + (A_d - I)``: the full propagator, for inspection and tests."""
+    eye = jnp.eye(da_d.shape[-1], dtype=da_d.dtype)
+    return da_d + jnp.broadcast_to(eye, da_d.shape)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ._checks import check_finite, check_positive
-from ._zoh import apply_increment, zoh_increment
+from ._zoh import apply_increment, propagator, zoh_increment
 from .lif import LIF, _f32, threshold_and_reset
 
 
@@ -99,8 +99,7 @@ class AdLIFStep(eqx.Module):
     @property
     def a_d(self) -> Array:
         """The propagator ``A_d = e^{A dt}`` (for inspection; stepping uses ``da_d``)."""
-        eye = jnp.eye(self.da_d.shape[-1], dtype=self.da_d.dtype)
-        return self.da_d + jnp.broadcast_to(eye, self.da_d.shape)
+        return propagator(self.da_d)
 
     def __call__(
         self, state: AdLIFState, syn_in: Float[Array, "*n"], i_ext: Float[Array, "*n"]

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ._checks import check_finite, check_order, check_positive
-from ._zoh import apply_increment, zoh_increment
+from ._zoh import apply_increment, propagator, zoh_increment
 
 
 def _f32(x):
@@ -106,8 +106,7 @@ class LIFStep(eqx.Module):
     @property
     def a_d(self) -> Array:
         """The propagator ``A_d = e^{A dt}`` (for inspection; stepping uses ``da_d``)."""
-        eye = jnp.eye(self.da_d.shape[-1], dtype=self.da_d.dtype)
-        return self.da_d + jnp.broadcast_to(eye, self.da_d.shape)
+        return propagator(self.da_d)
 
     def __call__(
         self, state: LIFState, syn_in: Float[Array, "*n"], i_ext: Float[Array, "*n"]

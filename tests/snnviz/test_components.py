@@ -34,23 +34,7 @@ from snnviz.components import (
 )
 from snnviz.components.controls import format_sim_time
 from snnviz.components.live_plots import _BinStream
-
-
-class Collect:
-    """A dispatch that queues callbacks until ``run_all`` (stands in for the next server tick)."""
-
-    def __init__(self) -> None:
-        self.queue: list = []
-
-    def __call__(self, callback) -> None:
-        self.queue.append(callback)
-
-    def run_all(self) -> int:
-        n = 0
-        while self.queue:
-            self.queue.pop(0)()
-            n += 1
-        return n
+from tests.helpers import Collect
 
 
 def _wait_for(predicate, timeout_s: float = 5.0) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from snnviz.components import FrameScheduler, LiveLoop
 from snnviz.components.live_loop import first_nonfinite
+from tests.helpers import Collect
 
 
 class FakeClock:
@@ -21,23 +22,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.t
-
-
-class Collect:
-    """A dispatch that queues callbacks until ``run_all`` (stands in for the next server tick)."""
-
-    def __init__(self) -> None:
-        self.queue: list = []
-
-    def __call__(self, callback) -> None:
-        self.queue.append(callback)
-
-    def run_all(self) -> int:
-        n = 0
-        while self.queue:
-            self.queue.pop(0)()
-            n += 1
-        return n
 
 
 class Model:
