@@ -26,11 +26,10 @@ $(VENV)/.test-installed: pyproject.toml setup.py | $(BIN)/python
 
 venv: $(VENV)/.runtime-installed
 
+# `snnviz serve` runs `panel serve app` with the flags of snnviz.serving.serve_command
+# (127.0.0.1, one process, websocket origins, closed sessions reaped within ~5 s).
 serve: $(VENV)/.runtime-installed
-	@echo "snnviz gallery: http://127.0.0.1:$(PORT)/app"
-	$(BIN)/panel serve app --address 127.0.0.1 --port $(PORT) \
-		--allow-websocket-origin 127.0.0.1:$(PORT) --allow-websocket-origin localhost:$(PORT) \
-		--unused-session-lifetime 5000 --check-unused-sessions 2000
+	$(BIN)/snnviz serve --port $(PORT)
 
 # Real-browser tests need Debian's chromium (never `playwright install`: it downloads a browser).
 browser:
