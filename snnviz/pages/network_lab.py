@@ -10,7 +10,6 @@ parameter points and measures the regimes' irregularity (CV of ISIs) and synchro
 from __future__ import annotations
 
 import collections
-import threading
 from typing import Any, ClassVar
 
 import jax
@@ -70,7 +69,6 @@ class NetworkLab(DemoPage):
         super().__init__(**params)
         self.banner = ErrorBanner()
         self.readout = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self._lock = threading.Lock()
         self._events: collections.deque[tuple[float, np.ndarray, np.ndarray]] = (
             collections.deque()
         )
@@ -118,8 +116,7 @@ class NetworkLab(DemoPage):
         if t_last - self._stats_at >= STATS_EVERY_MS:
             self._stats_at = t_last
             self._stats_text = self._window_stats(t_last, net.n_neurons)
-        with self._lock:
-            self._state, self._t_ms = state, t_last
+        self._state, self._t_ms = state, t_last  # LiveLoop never overlaps chunks or resets
         return {"t": t, "times": times, "ids": ids, "v": np.asarray(rec["v_probe"]),
                 "g": float(net.g), "eta": float(net.eta), "stats": self._stats_text}
 
@@ -159,6 +156,7 @@ class NetworkLab(DemoPage):
             self._build_network()
         except ValueError as err:
             self.banner.show(str(err))
+        self.loop.chunk_ms = self._chunk_ms  # dt may have changed
         if self._raster.n_neurons != self._net.n_neurons:
             self._build_plots()
             self._plots[:] = self._plot_panes()
