@@ -91,7 +91,9 @@ def test_neuron_lab_slider_resimulates(browser_page, app_url: str) -> None:
     bp.screenshot("neuron_lab_after_slider")
     # more depolarising current -> more spikes during the step (AdEx f-I curve is increasing)
     assert after["spikes"] > before["spikes"], (before, after)
-    assert "page=neuron_lab" in bp.page.url and "amplitude=900" in bp.page.url
+    # the URL follows (its update is a separate server -> browser message: wait, don't race it)
+    bp.page.wait_for_function("() => window.location.href.includes('amplitude=900')", timeout=10_000)
+    assert "page=neuron_lab" in bp.page.url
     bp.assert_no_errors()
 
 
