@@ -188,18 +188,24 @@ def reference_cache():
     return {}
 
 
-@pytest.fixture(scope="module")
-def simulated_cases():
-    """Spike times of all CASES, simulated as one population per dt."""
-    names = sorted(CASES)
+def simulate_cases(cases: dict, t_sim: float) -> dict:
+    """Spike times of ``cases`` (name -> (neuron, current, t_end)), simulated as one population
+    per dt, keyed by (name, dt)."""
+    names = sorted(cases)
     out = {}
     for dt in (0.1, 0.01):
         trains, _ = simulated(
-            stack([CASES[c][0] for c in names]), jnp.array([CASES[c][1] for c in names]), dt, T_SIM
+            stack([cases[c][0] for c in names]), jnp.array([cases[c][1] for c in names]), dt, t_sim
         )
         for name, train in zip(names, trains, strict=True):
-            out[name, dt] = train[train <= CASES[name][2]]
+            out[name, dt] = train[train <= cases[name][2]]
     return out
+
+
+@pytest.fixture(scope="module")
+def simulated_cases():
+    """Spike times of all CASES, simulated as one population per dt."""
+    return simulate_cases(CASES, T_SIM)
 
 
 def _reference(cache, case, grid_dt):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from snnviz.core.neurons import AdLIF
-from tests.core.test_adex import reference_spike_times, reference_trace, simulated, stack
+from tests.core.test_adex import reference_spike_times, reference_trace, simulate_cases
 
 
 def adlif_field(t, y, args):
@@ -42,15 +42,7 @@ def params_of(neuron, **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def simulated_cases():
-    names = sorted(CASES)
-    out = {}
-    for dt in (0.1, 0.01):
-        trains, _ = simulated(
-            stack([CASES[c][0] for c in names]), jnp.array([CASES[c][1] for c in names]), dt, T_SIM
-        )
-        for name, train in zip(names, trains, strict=True):
-            out[name, dt] = train[train <= CASES[name][2]]
-    return out
+    return simulate_cases(CASES, T_SIM)
 
 
 def _reference(case, grid_dt):
