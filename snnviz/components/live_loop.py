@@ -13,6 +13,12 @@ chunk cost; at least one chunk); past either cap the backlog is dropped, so a mo
 the requested speed falls behind (see ``realtime_factor``) but still shows frequent frames. Only
 shapes are static in the compiled chunk, so a changed parameter never recompiles.
 
+Parameter changes: a page calls :meth:`LiveLoop.parameters_changed` after swapping in a model
+with new parameters. A job still running chunks of the old model then stops after its current
+chunk and pushes what it has, and the next frame starts at once with at least one chunk of the new
+model (borrowing up to one chunk of simulated time, paid back by later frames), so the plots show
+the change after about one chunk instead of after a whole frame's backlog.
+
 Threads: a chunk measured slower than ``inline_threshold_ms`` (1 ms; or of unknown cost, like the
 first call that compiles) runs on the process-wide worker pool and its results are handed back to
 the session's document on the next tick; cheap chunks run inline. ``advance_chunk`` may then run
@@ -56,6 +62,7 @@ log = logging.getLogger(__name__)
 class _Outcome:
     results: list[Any]
     error: str | None
+    cut_short: int = 0  # chunks not run because the parameters changed (their time is owed)
 
 
 def first_nonfinite(tree: Any) -> str | None:
@@ -164,6 +171,7 @@ class LiveLoop(param.Parameterized):
         self._queued_steps = 0
         self._reset_pending = False
         self._frame_requested = False
+        self._hurry = False
         self._closed = False
         self.last_error: str | None = None
         _runtime.on_session_destroyed(self._doc, self.close)
@@ -253,6 +261,14 @@ class LiveLoop(param.Parameterized):
         else:
             self._do_reset()
 
+    def parameters_changed(self) -> None:
+        """The model changed: cut the running job short and show the change on the next frame."""
+        if self._closed or not self.running:
+            return
+        self._hurry = True
+        if self._job is None:
+            self.request_frame()
+
     def close(self) -> None:
         """Stop for good (called when the session is destroyed)."""
         self._closed = True
@@ -293,8 +309,12 @@ class LiveLoop(param.Parameterized):
         n = math.floor(self._debt_ms / self.chunk_ms + 1e-9)
         if n > cap:
             n, self._debt_ms = cap, 0.0  # drop the backlog: fall behind instead of piling up
+        elif self._hurry and n == 0:
+            n = 1  # show a parameter change now; the borrowed time is paid back later
+            self._debt_ms -= self.chunk_ms
         else:
             self._debt_ms = max(0.0, self._debt_ms - n * self.chunk_ms)
+        self._hurry = False
         self._launch(n)
         return n
 
@@ -318,6 +338,8 @@ class LiveLoop(param.Parameterized):
         for _ in range(n):
             if generation != self._generation:
                 break
+            if self._hurry and results:
+                return _Outcome(results, None, cut_short=n - len(results))
             start = self._clock()
             try:
                 out = self._advance_chunk()
@@ -347,6 +369,7 @@ class LiveLoop(param.Parameterized):
     def _finish(self, outcome: _Outcome, generation: int) -> None:
         """Back on the document thread: push the new records, report errors, run queued work."""
         current = generation == self._generation and not self._closed
+        self._debt_ms += outcome.cut_short * self.chunk_ms
         if current and outcome.results:
             self._chunks_run += len(outcome.results)
             self._sim_time_ms += len(outcome.results) * self.chunk_ms
@@ -368,6 +391,8 @@ class LiveLoop(param.Parameterized):
         if self._queued_steps and self._job is None and not self._closed:
             steps, self._queued_steps = self._queued_steps, 0
             self._launch(steps)
+        elif self._hurry and self._job is None:
+            self.request_frame()
 
     def _record_progress(self) -> None:
         now = self._clock()
@@ -379,6 +404,7 @@ class LiveLoop(param.Parameterized):
         self._progress.clear()
         self._reset_pending = False
         self._queued_steps = 0
+        self._hurry = False
         self._sim_time_ms = 0.0
         self._chunks_run = 0
         self._debt_ms = 0.0

@@ -141,6 +141,7 @@ class NetworkLab(DemoPage):
             self.loop.reset()  # rebuilds in _on_reset once no chunk is running
             return
         self._net = self.network.update_network(self._net)
+        self.loop.parameters_changed()
         if self.regime != CUSTOM and any(
             abs(getattr(self.network, k) - v) > 1e-9 for k, v in REGIMES[self.regime].items()
         ):

@@ -74,6 +74,14 @@ def test_network_lab_slider_moves_do_not_recompile_and_take_effect(network_lab):
     assert network_lab._advance_chunk()["g"] == 5.0
 
 
+def test_network_lab_slider_move_while_playing_asks_for_a_frame_at_once(network_lab, monkeypatch):
+    calls = []
+    monkeypatch.setattr(network_lab.loop, "parameters_changed", lambda: calls.append(1))
+    network_lab.network.eta = 2.5
+    network_lab.regime = "AI"
+    assert len(calls) == 2
+
+
 def test_network_lab_bad_delay_pauses_with_a_message(network_lab):
     network_lab.loop.play()
     network_lab.network.delay_ms = 0.05  # shorter than dt = 0.1 ms

@@ -242,6 +242,54 @@ def test_offloaded_chunks_are_pushed_on_the_next_tick():
         assert loop.sim_time_ms == 80.0
 
 
+def test_parameter_change_runs_a_chunk_now_and_pays_the_time_back():
+    tick = Collect()
+    loop, model, pushed, _, clock = make_loop(dispatch=tick)
+    loop.play()
+    clock.t += 0.03
+    assert loop.tick() == 3
+    loop.parameters_changed()  # no time owed, yet a frame is requested at once ...
+    assert tick.run_all() == 1 and [c["t"] for c in pushed[-1]] == [4]  # ... with one chunk
+    clock.t += 0.02  # 20 ms owed, 10 of them already borrowed
+    assert loop.tick() == 1
+    clock.t += 0.05
+    loop.tick()
+    assert loop.sim_time_ms == pytest.approx(100.0)  # simulated time still follows the clock
+    loop.pause()
+    loop.parameters_changed()  # paused: nothing runs
+    assert tick.run_all() == 0 and model.calls == 10
+
+
+def test_parameter_change_cuts_an_offloaded_job_short():
+    tick = Collect()
+    started, gate = threading.Event(), threading.Event()
+    model = Model()
+
+    def slow_advance():
+        started.set()
+        gate.wait(5)
+        return model.advance()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pushed: list[list] = []
+        clock = FakeClock()
+        loop = LiveLoop(slow_advance, pushed.append, 10.0, clock=clock,
+                        scheduler=FrameScheduler(autostart=False), executor=pool,
+                        dispatch=tick, offload=True)
+        loop.play()
+        clock.t += 0.05
+        assert loop.tick() == 5
+        started.wait(5)
+        loop.parameters_changed()  # while chunk 1 of 5 runs with the old parameters
+        gate.set()
+        _wait_for(lambda: len(tick.queue) == 1)
+        tick.run_all()  # pushes chunk 1 only, then ticks again at once ...
+        assert [c["t"] for c in pushed[0]] == [1] and loop.busy
+        _wait_for(lambda: len(tick.queue) == 1)  # ... new-parameter chunks for the 40 ms owed
+        tick.run_all()
+        assert [c["t"] for c in pushed[1]] == [2, 3, 4, 5] and loop.sim_time_ms == 50.0
+
+
 def test_reset_while_offloaded_waits_and_discards_stale_results():
     tick = Collect()
     gate = threading.Event()
