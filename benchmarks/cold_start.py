@@ -5,9 +5,10 @@ Twice, each with a fresh server process: first with an empty JAX persistent comp
 with the cache that run filled (the usual case after the first start). Chromium is launched
 before the clock starts; the clock starts just before the server process is spawned and stops
 when the Neuron lab's page shows its membrane trace: its source holds data and the page has a
-visible canvas for every plot. Reported per run: seconds to ``/liveness`` (imports plus the
-``on_server_loaded`` warm-up of every page; the server accepts no connection before that),
-to the first plot, and the warm-up times from the server log. Target: < 5 s with a warm cache.
+visible canvas for every plot. Reported per run: seconds to ``/liveness`` (imports; the pages'
+warm-up then runs on a background thread, and a session opening a page waits for that page's
+warm-up), to the page's HTML, to the first plot, and the warm-up times from the server log.
+Target: < 5 s with a warm cache.
 
 Run: ``python -m benchmarks.cold_start``; prints JSON.
 """

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 
+from .warmup import wait_until_warm
+
 if TYPE_CHECKING:
     from panel.io.location import Location
 
@@ -254,6 +256,7 @@ def page_view(slug: str, location: Location | None = None) -> pn.viewable.Viewab
         cls = load_page(slug)
     except Exception as err:
         return _shell(slug, _failure(slug, "could not be loaded", err))
+    wait_until_warm(slug)
     try:
         page = cls()
         if location is not None:

@@ -19,6 +19,10 @@ chunk and pushes what it has, and the next frame starts at once with at least on
 model (borrowing up to one chunk of simulated time, paid back by later frames), so the plots show
 the change after about one chunk instead of after a whole frame's backlog.
 
+A frame that comes while the previous frame's job is still running is not lost: it starts as
+soon as that job has been pushed, so slow chunks lower the frame rate to one frame per job, not
+to one per two scheduler intervals.
+
 Threads: a chunk measured slower than ``inline_threshold_ms`` (1 ms; or of unknown cost, like the
 first call that compiles) runs on the process-wide worker pool and its results are handed back to
 the session's document on the next tick; cheap chunks run inline. ``advance_chunk`` may then run
@@ -172,6 +176,7 @@ class LiveLoop(param.Parameterized):
         self._reset_pending = False
         self._frame_requested = False
         self._hurry = False
+        self._frame_missed = False
         self._closed = False
         self.last_error: str | None = None
         _runtime.on_session_destroyed(self._doc, self.close)
@@ -303,9 +308,11 @@ class LiveLoop(param.Parameterized):
         self._last_wall = now
         self._debt_ms += max(0.0, now - last) * 1000.0 * float(self.speed)
         cap = min(int(self.max_chunks_per_frame), self.affordable_chunks)
-        if self._job is not None:  # still computing: keep owing time, up to one full frame
+        if self._job is not None:  # still computing: keep owing time, up to one full frame,
             self._debt_ms = min(self._debt_ms, cap * self.chunk_ms)
+            self._frame_missed = True  # and take this frame as soon as the job is pushed
             return 0
+        self._frame_missed = False
         n = math.floor(self._debt_ms / self.chunk_ms + 1e-9)
         if n > cap:
             n, self._debt_ms = cap, 0.0  # drop the backlog: fall behind instead of piling up
@@ -391,7 +398,7 @@ class LiveLoop(param.Parameterized):
         if self._queued_steps and self._job is None and not self._closed:
             steps, self._queued_steps = self._queued_steps, 0
             self._launch(steps)
-        elif self._hurry and self._job is None:
+        elif (self._hurry or self._frame_missed) and self._job is None and self.running:
             self.request_frame()
 
     def _record_progress(self) -> None:

@@ -1,0 +1,66 @@
+"""Warm every page's compiled code once per server process, off the request path.
+
+``panel serve app`` calls :func:`start_warm_up` from ``on_server_loaded``: a daemon thread calls
+each page class's optional ``warm_up()`` classmethod in gallery order, so the server accepts
+connections at once. A session that opens a page whose warm-up is still running waits for it
+(:func:`wait_until_warm`) instead of compiling the same functions a second time in parallel.
+A page that fails to import or warm up is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+log = logging.getLogger("snnviz.app")
+
+_lock = threading.Lock()
+_done: dict[str, threading.Event] = {}
+
+
+def start_warm_up(slugs: Iterable[str]) -> threading.Thread:
+    """Warm ``slugs`` in order on a daemon thread; returns the thread."""
+    from .gallery import load_page
+
+    slugs = list(slugs)
+    with _lock:
+        for slug in slugs:
+            _done.setdefault(slug, threading.Event())
+
+    def run() -> None:
+        total = time.perf_counter()
+        for slug in slugs:
+            start = time.perf_counter()
+            try:
+                warm_up = getattr(load_page(slug), "warm_up", None)
+                if callable(warm_up):
+                    warm_up()
+                    log.info("snnviz: warmed %s in %.2f s", slug, time.perf_counter() - start)
+            except ModuleNotFoundError as err:
+                log.warning("snnviz: page %r not available: %s", slug, err)
+            except Exception:
+                log.exception("snnviz: warm-up of page %r failed (the page may show an error)",
+                              slug)
+            finally:
+                _done[slug].set()
+        log.info("snnviz: warm-up done in %.2f s", time.perf_counter() - total)
+
+    thread = threading.Thread(target=run, name="snnviz-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until_warm(slug: str, timeout_s: float = 60.0) -> bool:
+    """Block until ``slug``'s warm-up has finished (True), or ``timeout_s`` passed (False).
+
+    Returns True at once when no warm-up was scheduled for ``slug`` (e.g. in a notebook).
+    """
+    with _lock:
+        event = _done.get(slug)
+    if event is None or event.wait(timeout_s):
+        return True
+    log.warning("snnviz: page %r still warming up after %.0f s; building it anyway", slug,
+                timeout_s)
+    return False
