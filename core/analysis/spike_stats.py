@@ -2,7 +2,8 @@ r"""Spike-train statistics of a raster, vectorised over neurons (numpy).
 
 Every function takes a raster ``(T, N)`` of 0/1 (bool or integer: a count > 1 in a bin counts
 as that many spikes at the bin's time) sampled every ``dt`` ms; spike ``k`` of neuron ``i`` in
-row ``t`` happens at ``t * dt``. Rates are in Hz, times in ms.
+row ``t`` (0-based) happened during that step and is stamped at its end, ``(t + 1) * dt``, as
+in the simulator's records and the firing-pattern analysis. Rates are in Hz, times in ms.
 
 * :func:`spike_times`, :func:`isis` - per-neuron lists;
 * :func:`cv_isi` - coefficient of variation of the inter-spike intervals,
@@ -78,7 +79,7 @@ def spike_times(raster: ArrayLike, dt: float) -> list[np.ndarray]:
     r, dt = _raster(raster), _check_dt(dt)
     neurons, steps = _flat_events(r)
     splits = np.cumsum(np.bincount(neurons, minlength=r.shape[1]))[:-1]
-    return np.split(steps * dt, splits)
+    return np.split((steps + 1) * dt, splits)
 
 
 def isis(raster: ArrayLike, dt: float) -> list[np.ndarray]:

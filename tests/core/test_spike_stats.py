@@ -22,15 +22,15 @@ from snnviz.core.analysis import (
 @pytest.fixture
 def small_raster():
     raster = np.zeros((10, 3), bool)
-    raster[[1, 4, 9], 0] = True  # times 0.5, 2.0, 4.5 ms: ISIs 1.5, 2.5
+    raster[[1, 4, 9], 0] = True  # steps end at 1.0, 2.5, 5.0 ms: ISIs 1.5, 2.5
     raster[[2, 3], 1] = True  # one ISI of 0.5 ms; neuron 2 silent
     return raster
 
 
 def test_hand_computed_times_intervals_and_cv(small_raster):
     times = spike_times(small_raster, dt=0.5)
-    np.testing.assert_allclose(times[0], [0.5, 2.0, 4.5])
-    np.testing.assert_allclose(times[1], [1.0, 1.5])
+    np.testing.assert_allclose(times[0], [1.0, 2.5, 5.0])
+    np.testing.assert_allclose(times[1], [1.5, 2.0])
     assert times[2].size == 0
     intervals = isis(small_raster, dt=0.5)
     np.testing.assert_allclose(intervals[0], [1.5, 2.5])
@@ -52,7 +52,7 @@ def test_hand_computed_rates(small_raster):
 
 def test_counts_above_one_are_repeated_spikes():
     raster = np.array([[2], [0], [1], [0]])
-    np.testing.assert_allclose(spike_times(raster, 1.0)[0], [0.0, 0.0, 2.0])
+    np.testing.assert_allclose(spike_times(raster, 1.0)[0], [1.0, 1.0, 3.0])
     np.testing.assert_allclose(isis(raster, 1.0)[0], [0.0, 2.0])
     assert cv_isi(raster, 1.0)[0] == pytest.approx(1.0)  # intervals 0 and 2: std 1, mean 1
 
