@@ -9,7 +9,8 @@ many *whole* chunks; the remainder carries over. Frames are requested by the pro
 :class:`~snnviz.components.scheduler.FrameScheduler`, whose interval grows when the server is
 busy: then each frame carries more chunks and the model keeps pace. A frame runs at most
 ``max_chunks_per_frame`` chunks and at most ``max_frame_work_ms`` of measured compute (median
-chunk cost; at least one chunk); past either cap the backlog is dropped, so a model too slow for
+chunk cost; at least one chunk), or the scheduler's per-session share of its CPU budget when many
+sessions run (:meth:`FrameScheduler.frame_work_ms`); past either cap the backlog is dropped, so a model too slow for
 the requested speed falls behind (see ``realtime_factor``) but still shows frequent frames. Only
 shapes are static in the compiled chunk, so a changed parameter never recompiles.
 
@@ -215,9 +216,11 @@ class LiveLoop(param.Parameterized):
 
     @property
     def affordable_chunks(self) -> int:
-        """Most chunks the compute budget allows per frame (unbounded while the cost is unknown)."""
+        """Most chunks the compute budget allows per frame (unbounded while the cost is unknown):
+        ``max_frame_work_ms``, or less when the scheduler shares its budget among many sessions."""
         cost = statistics.median(self._costs) if self._costs else 0.0
-        return max(1, math.floor(self._max_frame_work_s / cost)) if cost > 0 else 1_000_000
+        budget_s = min(self._max_frame_work_s, self._scheduler.frame_work_ms() / 1000.0)
+        return max(1, math.floor(budget_s / cost)) if cost > 0 else 1_000_000
 
     @property
     def realtime_factor(self) -> float | None:

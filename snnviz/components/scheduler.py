@@ -144,6 +144,13 @@ class FrameScheduler:
         """The current shared frame interval (ms): every session gets one frame per interval."""
         return self._interval_ms
 
+    def frame_work_ms(self) -> float:
+        """Compute one session may spend per frame (ms): with ``n > 1`` sessions registered, the
+        CPU budget of one interval divided by ``n``, so many sessions get small frames rather than
+        rare ones; unlimited (``inf``) for a lone session, which waits for nobody."""
+        n = len(self._clients)
+        return self._interval_ms * self.cpu_budget / n if n > 1 else math.inf
+
     def note_frame(self) -> None:
         """Called by a client after it pushed a frame (for :meth:`stats`)."""
         self._frames += 1

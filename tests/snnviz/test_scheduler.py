@@ -122,6 +122,21 @@ def test_compute_budget_limits_slow_chunks_and_reports_realtime_factor():
     assert loop.realtime_factor is None  # measured afresh after a pause
 
 
+def test_many_sessions_share_the_frame_budget():
+    sched = FrameScheduler(autostart=False, min_interval_ms=40.0, cpu_budget=0.5)
+    loop, _, _, _, clock = make_loop(scheduler=sched, max_frame_work_ms=50.0)
+    loop._costs.extend([0.002] * 3)  # 2 ms per chunk
+    loop.play()  # registers with the scheduler
+    assert sched.frame_work_ms() == math.inf and loop.affordable_chunks == 25  # alone: 50 / 2
+    others = [Client() for _ in range(4)]
+    for other in others:
+        sched.register(other)
+    assert sched.frame_work_ms() == pytest.approx(40.0 * 0.5 / 5)  # 4 ms each
+    assert loop.affordable_chunks == 2
+    clock.t += 0.1
+    assert loop.tick() == 2  # 10 chunks owed, 2 affordable
+
+
 def test_pause_stops_chunks_and_paused_time_is_not_owed():
     loop, model, _, _, clock = make_loop(chunk_ms=10.0)
     loop.play()
