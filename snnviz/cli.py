@@ -5,9 +5,12 @@
     snnviz list
     snnviz serve [--port 5006] [--address 127.0.0.1] [--show]
     snnviz reproduce NAME [NAME ...] | --all  [--full] [--report out.html]
+                     [--workers N | --scheduler ADDRESS]
 
 ``reproduce`` prints, for every claim, what the paper reports, what we measured and PASS/FAIL;
-progress goes to stderr. Exit codes: 0 all claims pass, 1 a claim failed or a page crashed,
+progress goes to stderr. Several pages fan out over Dask (``dask.distributed``): a LocalCluster
+of ``--workers`` processes (default: one per CPU core, at most one per page), or the Dask
+scheduler at ``--scheduler``; ``--workers 0`` runs them one after another in this process. Exit codes: 0 all claims pass, 1 a claim failed or a page crashed,
 2 usage error (e.g. an unknown page; the message lists the known ones).
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import html
+import os
 import subprocess
 import sys
 import time
@@ -68,6 +72,18 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="OUT.html",
         help="also write an HTML report with the claims and figures",
+    )
+    p_rep.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="Dask worker processes for several pages (default: CPU cores, at most one per "
+        "page); 0 = run the pages one after another in this process",
+    )
+    p_rep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to run the pages on",
     )
     p_rep.set_defaults(run=cmd_reproduce)
     return parser
@@ -129,10 +145,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
 
-    from snnviz.core import enable_compilation_cache
-
-    enable_compilation_cache()
-    outcomes = [_reproduce_one(slug, quick=not args.full) for slug in slugs]
+    if args.workers is not None and args.workers < 0:
+        print(f"snnviz reproduce: --workers must be >= 0, got {args.workers}", file=sys.stderr)
+        return EXIT_USAGE
+    workers = args.workers if args.workers is not None else min(len(slugs), os.cpu_count() or 1)
+    if args.scheduler is None and (workers == 0 or len(slugs) == 1):
+        outcomes = [_reproduce_one(slug, not args.full) for slug in slugs]
+        for outcome in outcomes:
+            _print_outcome(outcome)
+    else:
+        outcomes = _reproduce_on_dask(slugs, not args.full, workers, args.scheduler)
     passed = sum(o["result"] is not None and o["result"].passed for o in outcomes)
     print(f"\n{passed}/{len(outcomes)} page(s) passed", flush=True)
     if args.report is not None:
@@ -141,30 +163,80 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK if passed == len(outcomes) else EXIT_FAILED
 
 
-def _reproduce_one(slug: str, quick: bool) -> dict[str, Any]:
-    """Reproduce one page; a crash becomes an outcome with ``error`` set (never raises)."""
+def _reproduce_on_dask(
+    slugs: list[str], quick: bool, workers: int, address: str | None
+) -> list[dict[str, Any]]:
+    """Run the pages as Dask tasks (one per page); print each outcome as it arrives."""
+    from distributed import Client, LocalCluster, as_completed
+
+    if address is None:
+        print(
+            f"snnviz reproduce: {len(slugs)} page(s) on a local Dask cluster of "
+            f"{workers} process(es)",
+            file=sys.stderr,
+            flush=True,
+        )
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    else:
+        cluster = None
+    client = Client(address if cluster is None else cluster)
+    try:
+        pages = dict(gallery.PAGES)  # the workers use this process's registry
+        futures = {
+            client.submit(
+                _reproduce_one, slug, quick, pages, key=f"reproduce-{slug}-{i}", pure=False
+            ): slug
+            for i, slug in enumerate(slugs)
+        }
+        outcomes = {}
+        for future in as_completed(futures):
+            outcome = future.result()
+            _print_outcome(outcome)
+            outcomes[futures[future]] = outcome
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return [outcomes[slug] for slug in slugs]
+
+
+def _reproduce_one(slug: str, quick: bool, pages: dict[str, str] | None = None) -> dict[str, Any]:
+    """Reproduce one page (here or in a worker process); a crash becomes an outcome with
+    ``error`` set (never raises)."""
+    from snnviz.core import enable_compilation_cache
+
+    enable_compilation_cache()
     outcome: dict[str, Any] = {
         "slug": slug,
         "title": slug,
         "reference": "",
         "result": None,
         "error": None,
+        "seconds": 0.0,
     }
     start = time.perf_counter()
     try:
-        cls = gallery.load_page(slug)
+        cls = gallery.load_page(slug, pages)
         outcome.update(title=cls.title, reference=cls.reference)
         print(
             f"[{slug}] reproducing ({'quick' if quick else 'full'})...", file=sys.stderr, flush=True
         )
-        result = cls().reproduce(quick=quick, progress=_progress_printer(slug))
-        outcome["result"] = result
-        print(result.summary(), flush=True)
+        outcome["result"] = cls().reproduce(quick=quick, progress=_progress_printer(slug))
     except Exception:
         outcome["error"] = traceback.format_exc()
-        print(f"{slug}: ERROR after {time.perf_counter() - start:.1f} s", flush=True)
-        print(outcome["error"], file=sys.stderr, flush=True)
+    outcome["seconds"] = time.perf_counter() - start
     return outcome
+
+
+def _print_outcome(outcome: dict[str, Any]) -> None:
+    """The claims' verdicts on stdout; a crash's traceback on stderr."""
+    if outcome["result"] is not None:
+        print(outcome["result"].summary(), flush=True)
+    else:
+        print(f"{outcome['slug']}: ERROR after {outcome['seconds']:.1f} s", flush=True)
+        print(outcome["error"], file=sys.stderr, flush=True)
 
 
 def _progress_printer(slug: str):

@@ -84,8 +84,9 @@ class UnknownPageError(LookupError):
         return self.args[0]
 
 
-def load_page(slug: str) -> type[DemoPage]:
-    """Import and return the page class registered under ``slug``.
+def load_page(slug: str, pages: Mapping[str, str] | None = None) -> type[DemoPage]:
+    """Import and return the page class registered under ``slug`` (in ``pages``, default
+    :data:`PAGES`; a worker process is handed the registry of the process that sent the job).
 
     Raises :class:`UnknownPageError` for an unregistered slug, ``ImportError`` /
     ``AttributeError`` when the module or class is missing, ``TypeError`` when the class does
@@ -93,9 +94,10 @@ def load_page(slug: str) -> type[DemoPage]:
     """
     from snnviz.pages import DemoPage
 
-    if slug not in PAGES:
-        raise UnknownPageError(slug, list(PAGES))
-    module_name, _, class_name = PAGES[slug].partition(":")
+    pages = PAGES if pages is None else pages
+    if slug not in pages:
+        raise UnknownPageError(slug, list(pages))
+    module_name, _, class_name = pages[slug].partition(":")
     module = importlib.import_module(module_name)
     try:
         cls = getattr(module, class_name)
@@ -104,9 +106,9 @@ def load_page(slug: str) -> type[DemoPage]:
             f"page {slug!r}: module {module_name} has no class {class_name!r}"
         ) from None
     if not (isinstance(cls, type) and issubclass(cls, DemoPage)):
-        raise TypeError(f"page {slug!r}: {PAGES[slug]} is not a DemoPage subclass")
+        raise TypeError(f"page {slug!r}: {pages[slug]} is not a DemoPage subclass")
     if getattr(cls, "slug", slug) != slug:
-        raise TypeError(f"page {slug!r}: {PAGES[slug]} declares slug {cls.slug!r}")
+        raise TypeError(f"page {slug!r}: {pages[slug]} declares slug {cls.slug!r}")
     return cls
 
 

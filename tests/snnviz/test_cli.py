@@ -40,11 +40,23 @@ def test_a_crashing_page_is_reported_and_exits_1(capsys):
     assert "RuntimeError: simulated crash in _measure" in err
 
 
-def test_reproduce_all_runs_every_page(capsys):
-    assert cli.main(["reproduce", "--all"]) == 1
+def test_reproduce_all_runs_every_page_in_process_with_workers_0(capsys):
+    assert cli.main(["reproduce", "--all", "--workers", "0"]) == 1
     out, _ = capsys.readouterr()
     assert out.index("fake_pass (") < out.index("fake_fail (") < out.index("fake_crash: ERROR")
     assert "1/3 page(s) passed" in out
+
+
+def test_reproduce_all_fans_out_over_a_local_dask_cluster(capsys, tmp_path):
+    report = tmp_path / "report.html"
+    assert cli.main(["reproduce", "--all", "--workers", "2", "--report", str(report)]) == 1
+    out, err = capsys.readouterr()
+    assert "on a local Dask cluster of 2 process(es)" in err
+    assert "fake_pass (quick" in out and "fake_fail (quick" in out and "fake_crash: ERROR" in out
+    assert "RuntimeError: simulated crash in _measure" in err  # worker traceback, printed here
+    assert "1/3 page(s) passed" in out
+    text = report.read_text()  # figures came back from the workers
+    assert text.index("Fake page") < text.index("Failing fake page") < text.index("fake_crash")
 
 
 def test_unknown_page_exits_2_and_lists_the_known_ones(capsys):
@@ -53,10 +65,17 @@ def test_unknown_page_exits_2_and_lists_the_known_ones(capsys):
     assert "unknown page(s) nope; known pages: fake_pass, fake_fail, fake_crash" in err
 
 
-@pytest.mark.parametrize("argv", [["reproduce"], ["reproduce", "fake_pass", "--all"]])
-def test_reproduce_needs_names_or_all(argv, capsys):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["reproduce"], "give page name(s) or --all"),
+        (["reproduce", "fake_pass", "--all"], "give page name(s) or --all"),
+        (["reproduce", "--all", "--workers", "-1"], "--workers must be >= 0, got -1"),
+    ],
+)
+def test_reproduce_usage_errors_exit_2(argv, message, capsys):
     assert cli.main(argv) == 2
-    assert "give page name(s) or --all" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_bad_usage_exits_2():
