@@ -19,6 +19,6 @@ def latency_encode(
     features = jnp.asarray(features)
     times = t_early + features * (t_late - t_early)
     if bias_time is not None:
-        bias = jnp.full(times.shape[:-1] + (1,), bias_time, times.dtype)
+        bias = jnp.full((*times.shape[:-1], 1), bias_time, times.dtype)
         times = jnp.concatenate([times, bias], axis=-1)
     return times
