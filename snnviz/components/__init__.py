@@ -47,3 +47,10 @@ from .scheduler import FrameScheduler as FrameScheduler
 from .scheduler import SchedulerStats as SchedulerStats
 from .scheduler import get_scheduler as get_scheduler
 from .scheduler import worker_pool as worker_pool
+from .training import LearningCurves as LearningCurves
+from .training import LiveCurves as LiveCurves
+from .training import Trainer as Trainer
+from .training import TrainingDiverged as TrainingDiverged
+from .training import TrainingSession as TrainingSession
+from .training import TrainingUpdate as TrainingUpdate
+from .training import format_readout as format_readout

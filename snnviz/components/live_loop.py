@@ -103,6 +103,8 @@ class LiveLoop(param.Parameterized):
         inline_threshold_ms: in auto mode, chunks with a median cost below this run inline.
         max_frame_work_ms: compute budget per frame; with a median chunk cost ``c`` a frame runs
             at most ``max(1, max_frame_work_ms // c)`` chunks.
+        probe_cost: while no chunk cost is known, run one chunk per frame (the first chunk may
+            compile); False = no limit but ``max_chunks_per_frame`` until a cost is measured.
         clock: wall clock in seconds, also used to measure chunk cost (inject a fake one in
             tests).
         scheduler: the frame scheduler (default: the process-wide one).
@@ -137,6 +139,7 @@ class LiveLoop(param.Parameterized):
         offload: bool | None = None,
         inline_threshold_ms: float = 1.0,
         max_frame_work_ms: float = 50.0,
+        probe_cost: bool = True,
         clock: Callable[[], float] = time.perf_counter,
         scheduler: FrameScheduler | None = None,
         executor: concurrent.futures.Executor | None = None,
@@ -158,6 +161,7 @@ class LiveLoop(param.Parameterized):
         self._offload = offload
         self._inline_threshold_s = float(inline_threshold_ms) / 1000.0
         self._max_frame_work_s = float(max_frame_work_ms) / 1000.0
+        self._probe_cost = bool(probe_cost)
         self._progress: collections.deque[tuple[float, float]] = collections.deque()
         self._clock = clock
         self._scheduler = scheduler if scheduler is not None else get_scheduler()
@@ -216,8 +220,11 @@ class LiveLoop(param.Parameterized):
 
     @property
     def affordable_chunks(self) -> int:
-        """Most chunks the compute budget allows per frame (unbounded while the cost is unknown):
-        ``max_frame_work_ms``, or less when the scheduler shares its budget among many sessions."""
+        """Most chunks the compute budget allows per frame: ``max_frame_work_ms``, or less when
+        the scheduler shares its budget among many sessions; one while the cost is unknown (the
+        first chunk measures it, and may compile) unless ``probe_cost`` is off."""
+        if not self._costs and self._probe_cost:
+            return 1
         cost = statistics.median(self._costs) if self._costs else 0.0
         budget_s = min(self._max_frame_work_s, self._scheduler.frame_work_ms() / 1000.0)
         return max(1, math.floor(budget_s / cost)) if cost > 0 else 1_000_000
@@ -244,7 +251,8 @@ class LiveLoop(param.Parameterized):
         self.running = True
 
     def pause(self) -> None:
-        """Stop starting chunks (chunks already on a worker still finish and are pushed)."""
+        """Stop: a job on a worker stops after its current chunk (what it ran is pushed); a
+        :meth:`step` still runs its chunk."""
         self.running = False
 
     def step(self) -> None:
@@ -255,7 +263,7 @@ class LiveLoop(param.Parameterized):
         if self._job is not None:
             self._queued_steps += 1
         else:
-            self._launch(1)
+            self._launch(1, stepping=True)
 
     def reset(self) -> None:
         """Drop in-flight results, call ``on_reset`` and restart simulated time at 0.
@@ -328,25 +336,25 @@ class LiveLoop(param.Parameterized):
         self._launch(n)
         return n
 
-    def _launch(self, n: int) -> None:
+    def _launch(self, n: int, stepping: bool = False) -> None:
         if n <= 0:
             return
         generation = self._generation
         if self.offloading:
             executor = self._executor or worker_pool()
-            job = executor.submit(self._run_chunks, n, generation)
+            job = executor.submit(self._run_chunks, n, generation, stepping)
             self._job = job
             job.add_done_callback(
                 lambda fut: self._dispatch(partial(self._collect, fut, generation))
             )
         else:
-            self._finish(self._run_chunks(n, generation), generation)
+            self._finish(self._run_chunks(n, generation, stepping), generation)
 
-    def _run_chunks(self, n: int, generation: int) -> _Outcome:
-        """Run up to ``n`` chunks (on any thread); stop early on error or reset."""
+    def _run_chunks(self, n: int, generation: int, stepping: bool = False) -> _Outcome:
+        """Run up to ``n`` chunks (on any thread); stop early on error, reset or pause."""
         results: list[Any] = []
         for _ in range(n):
-            if generation != self._generation:
+            if generation != self._generation or not (self.running or stepping):
                 break
             if self._hurry and results:
                 return _Outcome(results, None, cut_short=n - len(results))
@@ -400,7 +408,7 @@ class LiveLoop(param.Parameterized):
             self._do_reset()
         if self._queued_steps and self._job is None and not self._closed:
             steps, self._queued_steps = self._queued_steps, 0
-            self._launch(steps)
+            self._launch(steps, stepping=True)
         elif (self._hurry or self._frame_missed) and self._job is None and self.running:
             self.request_frame()
 

@@ -30,3 +30,12 @@ from .rates import cv_histogram as cv_histogram
 from .rates import isi_histogram as isi_histogram
 from .rates import population_rate as population_rate
 from .traces import membrane_traces as membrane_traces
+from .training import adjoint_events as adjoint_events
+from .training import decision_map as decision_map
+from .training import events_by_layer as events_by_layer
+from .training import history_columns as history_columns
+from .training import learning_curves as learning_curves
+from .training import metrics_columns as metrics_columns
+from .training import metrics_table as metrics_table
+from .training import spike_raster_sample as spike_raster_sample
+from .training import weight_histograms as weight_histograms

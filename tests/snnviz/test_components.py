@@ -186,6 +186,7 @@ def _loop(**kwargs):
         clock=clock,
         scheduler=FrameScheduler(autostart=False),
         offload=False,
+        probe_cost=False,
         **kwargs,
     )
 

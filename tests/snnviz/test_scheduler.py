@@ -53,6 +53,7 @@ def make_loop(model=None, **kwargs):
         clock=clock,
         scheduler=kwargs.pop("scheduler", FrameScheduler(autostart=False)),
         offload=kwargs.pop("offload", False),
+        probe_cost=kwargs.pop("probe_cost", False),
         **kwargs,
     )
     return loop, model, pushed, errors, clock
@@ -109,7 +110,7 @@ def test_compute_budget_limits_slow_chunks_and_reports_realtime_factor():
     loop, _, _, _, _ = make_loop(slow, clock=clock, chunk_ms=10.0, max_frame_work_ms=50.0)
     loop.play()
     clock.t += 0.1
-    assert loop.tick() == 10  # cost unknown: only max_chunks_per_frame applies
+    assert loop.tick() == 10  # cost unknown (probe_cost off): only max_chunks_per_frame applies
     assert loop.affordable_chunks == 2  # floor(50 ms / 20 ms)
     for _ in range(10):
         clock.t += 0.1
@@ -239,6 +240,7 @@ def test_offloaded_chunks_are_pushed_on_the_next_tick():
             executor=pool,
             dispatch=tick,
             offload=True,
+            probe_cost=False,
         )
         loop.play()
         clock.t += 0.03
@@ -288,7 +290,7 @@ def test_parameter_change_cuts_an_offloaded_job_short():
         clock = FakeClock()
         loop = LiveLoop(slow_advance, pushed.append, 10.0, clock=clock,
                         scheduler=FrameScheduler(autostart=False), executor=pool,
-                        dispatch=tick, offload=True)
+                        dispatch=tick, offload=True, probe_cost=False)
         loop.play()
         clock.t += 0.05
         assert loop.tick() == 5
@@ -301,6 +303,54 @@ def test_parameter_change_cuts_an_offloaded_job_short():
         _wait_for(lambda: len(tick.queue) == 1)  # ... new-parameter chunks for the 40 ms owed
         tick.run_all()
         assert [c["t"] for c in pushed[1]] == [2, 3, 4, 5] and loop.sim_time_ms == 50.0
+
+
+def test_first_frame_probes_the_chunk_cost_with_one_chunk():
+    clock = FakeClock()
+    model = Model()
+
+    def advance():
+        clock.t += 0.004  # 4 ms per 10 ms chunk
+        return model.advance()
+
+    probe = type("Probe", (), {"advance": staticmethod(advance)})()
+    loop, _, _, _, _ = make_loop(probe, clock=clock, probe_cost=True, max_frame_work_ms=50.0)
+    loop.play()
+    clock.t += 0.2
+    assert loop.tick() == 1  # unknown cost (the first chunk may compile): one chunk
+    clock.t += 0.2
+    assert loop.tick() == 12  # now known: floor(50 ms / 4 ms)
+
+
+def test_pause_stops_an_offloaded_job_after_its_current_chunk_but_not_a_step():
+    tick = Collect()
+    started, gate = threading.Event(), threading.Event()
+    model = Model()
+
+    def slow_advance():
+        started.set()
+        gate.wait(5)
+        return model.advance()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pushed: list[list] = []
+        clock = FakeClock()
+        loop = LiveLoop(slow_advance, pushed.append, 10.0, clock=clock,
+                        scheduler=FrameScheduler(autostart=False), executor=pool,
+                        dispatch=tick, offload=True, probe_cost=False)
+        loop.play()
+        clock.t += 0.05
+        assert loop.tick() == 5
+        started.wait(5)
+        loop.pause()
+        gate.set()
+        _wait_for(lambda: len(tick.queue) == 1)
+        tick.run_all()
+        assert [c["t"] for c in pushed[0]] == [1] and model.calls == 1
+        loop.step()  # paused, yet the step's chunk runs
+        _wait_for(lambda: len(tick.queue) == 1)
+        tick.run_all()
+        assert [c["t"] for c in pushed[1]] == [2]
 
 
 def test_reset_while_offloaded_waits_and_discards_stale_results():
