@@ -32,6 +32,7 @@ from . import gallery
 from .serving import APP_DIR, serve_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_VERDICT_COLORS = {"PASS": "#006b21", "FAIL": "#a40000", "SKIP": "#6b6b6b"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,8 +318,8 @@ def _outcome_html(outcome: dict[str, Any]) -> str:
     if result is None:
         return head + f"<p><b style='color:#a40000'>ERROR</b></p><pre>{esc(outcome['error'])}</pre>"
     rows = "".join(
-        f"<tr><td style='color:{'#006b21' if c.passed else '#a40000'}'><b>"
-        f"{'PASS' if c.passed else 'FAIL'}</b></td><td>{esc(c.claim.paper)}</td>"
+        f"<tr><td style='color:{_VERDICT_COLORS[c.verdict]}'><b>"
+        f"{c.verdict}</b></td><td>{esc(c.claim.paper)}</td>"
         f"<td>{esc(c.claim.check)}</td><td>{esc(_fmt(c.measured))}</td>"
         f"<td>{esc(c.detail)}</td></tr>"
         for c in result.claims

@@ -26,7 +26,7 @@ def result_table(result: Result) -> str:
     """A Markdown table of a reproduce() result: claim, paper, measured value, verdict."""
     rows = ["| claim checked | paper | measured | |", "|---|---|---|---|"]
     for c in result.claims:
-        mark = "✅ pass" if c.passed else "❌ FAIL"
+        mark = {"PASS": "✅ pass", "FAIL": "❌ FAIL", "SKIP": "⏭ skipped"}[c.verdict]
         measured = f"{c.measured:.4g}" if isinstance(c.measured, float) else str(c.measured)
         detail = f" ({c.detail})" if c.detail else ""
         rows.append(f"| {c.claim.check} | {c.claim.paper} | {measured}{detail} | {mark} |")

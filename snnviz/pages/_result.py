@@ -20,10 +20,19 @@ class Claim:
 
 @dataclasses.dataclass(frozen=True)
 class ClaimResult:
+    """The verdict on one claim. ``skipped``: not checked in this mode (e.g. a claim only the
+    full run can afford); it neither passes nor fails the result, and says so."""
+
     claim: Claim
     measured: Any  # the value of ``Result.metrics[claim.key]``
     passed: bool
     detail: str = ""
+    skipped: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """``"PASS"``, ``"FAIL"`` or ``"SKIP"``."""
+        return "SKIP" if self.skipped else "PASS" if self.passed else "FAIL"
 
 
 @dataclasses.dataclass
@@ -39,14 +48,14 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.claims)
+        return all(c.passed or c.skipped for c in self.claims)
 
     def summary(self) -> str:
         """A plain-text table: one line per claim with the measured value and PASS/FAIL."""
         mode = "quick" if self.quick else "full"
         lines = [f"{self.slug} ({mode}, {self.seconds:.1f} s)"]
         for c in self.claims:
-            verdict = "PASS" if c.passed else "FAIL"
+            verdict = c.verdict
             detail = f"  [{c.detail}]" if c.detail else ""
             lines.append(f"  {verdict}  {c.claim.check}: measured {_fmt(c.measured)}{detail}")
             lines.append(f"        paper: {c.claim.paper}")

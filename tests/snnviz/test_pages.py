@@ -97,3 +97,18 @@ def test_network_lab_resize_rebuilds_on_reset(network_lab):
     chunk = network_lab._advance_chunk()
     assert network_lab._net.n_neurons == 500 and network_lab._raster.n_neurons == 500
     assert chunk["ids"].size == 0 or chunk["ids"].max() < 500
+
+
+def test_a_skipped_claim_neither_passes_nor_fails_and_says_so():
+    from snnviz.pages import Claim, ClaimResult
+    from snnviz.pages._layout import result_table
+    from snnviz.pages._result import Result
+
+    ok = ClaimResult(Claim("a", "paper a", "a > 0"), 1.0, True)
+    skip = ClaimResult(Claim("b", "paper b", "b > 0"), "not run", False, "full mode only",
+                       skipped=True)
+    result = Result("x", True, [ok, skip], {})
+    assert result.passed and "  SKIP  b > 0: measured not run  [full mode only]" in result.summary()
+    assert "skipped" in result_table(result)
+    bad = ClaimResult(Claim("c", "paper c", "c > 0"), -1.0, False)
+    assert not Result("x", True, [ok, skip, bad], {}).passed and bad.verdict == "FAIL"
