@@ -11,7 +11,6 @@ were checked number for number against the ``neurobench`` package 2.3.0
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import time
 from collections.abc import Callable
@@ -45,55 +44,45 @@ time-stepped simulation of the same run would need.
 """
 
 
-def _import(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+def _surrogate() -> Any:
+    from snnviz.models.surrogate_training import SurrogateTrainer
+
+    return SurrogateTrainer()
+
+
+def _eventprop() -> Any:
+    from snnviz.models.eventprop_training import EventPropTrainer
+
+    return EventPropTrainer()
+
+
+def _delgrad_yinyang() -> Any:
+    from snnviz.models.delgrad_training import DelGradModel, DelGradTrainer
+
+    model = DelGradModel(task="yinyang")
+    model.apply_task_defaults()  # the DelGrad page's Yin-Yang settings (30 hidden neurons)
+    return DelGradTrainer(model)
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
-    """One trained model of the table: ``trainer_class`` (``"module:Class"`` of a Trainer with
-    a ``neurobench()`` report), optionally built from ``model_class(**model_params)`` instead of
-    the page's default model, and the training steps of the quick and the full run."""
+    """One trained model of the table: ``factory()`` builds its page's Trainer (with a
+    ``neurobench()`` report); it trains ``steps_quick`` / ``steps_full`` minibatch steps."""
 
     name: str
     page: str
-    trainer_class: str
+    factory: Callable[[], Any]
     steps_quick: int
     steps_full: int
-    model_class: str | None = None
-    model_params: tuple[tuple[str, Any], ...] = ()
 
     def trainer(self) -> Any:
-        if self.model_class is None:
-            return _import(self.trainer_class)()
-        return _import(self.trainer_class)(_import(self.model_class)(**dict(self.model_params)))
+        return self.factory()
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry(
-        "Surrogate BPTT (LIF)",
-        "lohoff2024_snnax",
-        "snnviz.models.surrogate_training:SurrogateTrainer",
-        400,
-        3000,
-    ),
-    ModelEntry(
-        "EventProp (TTFS LIF)",
-        "wunderlich2021_eventprop",
-        "snnviz.models.eventprop_training:EventPropTrainer",
-        400,
-        3000,
-    ),
-    ModelEntry(
-        "DelGrad (TTFS LIF + delays)",
-        "goeltz2025_delgrad",
-        "snnviz.models.delgrad_training:DelGradTrainer",
-        400,
-        3000,
-        model_class="snnviz.models.delgrad_training:DelGradModel",
-        model_params=(("task", "yinyang"),),
-    ),
+    ModelEntry("Surrogate BPTT (LIF)", "lohoff2024_snnax", _surrogate, 1000, 3000),
+    ModelEntry("EventProp (TTFS LIF)", "wunderlich2021_eventprop", _eventprop, 1000, 3000),
+    ModelEntry("DelGrad (TTFS LIF + delays)", "goeltz2025_delgrad", _delgrad_yinyang, 1000, 3000),
 )
 CALL_STEPS = 50  # training steps per call (one compiled step count per trainer)
 
