@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 PAGES: dict[str, str] = {
     "neuron_lab": "snnviz.pages.neuron_lab:NeuronLab",
     "network_lab": "snnviz.pages.network_lab:NetworkLab",
+    "lohoff2024_snnax": "snnviz.pages.lohoff2024_snnax:SurrogateTrainingPage",
+    "wunderlich2021_eventprop": "snnviz.pages.wunderlich2021_eventprop:EventPropPage",
+    "goeltz2025_delgrad": "snnviz.pages.goeltz2025_delgrad:DelGradPage",
+    "yik2025_neurobench": "snnviz.pages.yik2025_neurobench:NeuroBenchPage",
 }
 
 APP_TITLE = "snnviz"
