@@ -2,8 +2,9 @@
 
 ``panel serve app`` calls :func:`start_warm_up` from ``on_server_loaded``: a daemon thread calls
 each page class's optional ``warm_up()`` classmethod in gallery order, so the server accepts
-connections at once. A session that opens a page whose warm-up is still running waits for it
-(:func:`wait_until_warm`) instead of compiling the same functions a second time in parallel.
+connections at once. A session that opens a page whose warm-up is running waits for it (:func:`wait_until_warm`)
+instead of compiling the same functions a second time in parallel; one whose warm-up has not
+started yet does not wait for the pages before it.
 A page that fails to import or warm up is logged and skipped.
 """
 
@@ -18,6 +19,7 @@ log = logging.getLogger("snnviz.app")
 
 _lock = threading.Lock()
 _done: dict[str, threading.Event] = {}
+_started: set[str] = set()
 
 
 def start_warm_up(slugs: Iterable[str]) -> threading.Thread:
@@ -33,6 +35,8 @@ def start_warm_up(slugs: Iterable[str]) -> threading.Thread:
         total = time.perf_counter()
         for slug in slugs:
             start = time.perf_counter()
+            with _lock:
+                _started.add(slug)
             try:
                 warm_up = getattr(load_page(slug), "warm_up", None)
                 if callable(warm_up):
@@ -53,12 +57,14 @@ def start_warm_up(slugs: Iterable[str]) -> threading.Thread:
 
 
 def wait_until_warm(slug: str, timeout_s: float = 60.0) -> bool:
-    """Block until ``slug``'s warm-up has finished (True), or ``timeout_s`` passed (False).
+    """Block while ``slug``'s warm-up runs: True once it has finished, False after ``timeout_s``.
 
-    Returns True at once when no warm-up was scheduled for ``slug`` (e.g. in a notebook).
+    Returns at once when its warm-up has not started yet (the session compiles what it needs
+    itself rather than waiting for the pages warmed before it) or was never scheduled (e.g. in
+    a notebook).
     """
     with _lock:
-        event = _done.get(slug)
+        event = _done.get(slug) if slug in _started else None
     if event is None or event.wait(timeout_s):
         return True
     log.warning("snnviz: page %r still warming up after %.0f s; building it anyway", slug,

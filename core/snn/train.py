@@ -90,17 +90,27 @@ class Evaluation(NamedTuple):
 
 
 # ------------------------------------------------------------------------------- losses
-def readout_logits(output: Float[Array, "*batch T n_out"], readout: str = "max") -> Array:
-    """Per-class logits ``(*batch, n_out)`` from the output over time (see module docstring)."""
+def readout_logits(
+    output: Float[Array, "*batch T n_out"], readout: str = "max", time_axis: int = -2
+) -> Array:
+    """Per-class logits from the output over time (see module docstring): ``time_axis`` is
+    reduced (default: the second-to-last, ``(*batch, T, n_out) -> (*batch, n_out)``)."""
     if readout == "max":
-        return jnp.max(output, axis=-2)
+        return jnp.max(output, axis=time_axis)
     if readout == "mean":
-        return jnp.mean(output, axis=-2)
+        return jnp.mean(output, axis=time_axis)
     if readout == "last":
-        return output[..., -1, :]
+        return jnp.take(output, output.shape[time_axis] - 1, axis=time_axis)
     if readout == "count":
-        return jnp.sum(output, axis=-2)
+        return jnp.sum(output, axis=time_axis)
     raise ValueError(f"unknown readout {readout!r}; choose one of {READOUTS}")
+
+
+def _logits(model: SpikingSequential, x: Array, readout: str) -> Array:
+    """Logits ``(batch, n_out)`` of a batch ``x`` ``(batch, T, n_in)``, run time-major
+    without recording spikes and reduced over time without transposing back."""
+    _, out = model.run(jnp.swapaxes(x, 0, 1), record_spikes=False)
+    return readout_logits(out.output, readout, time_axis=0)
 
 
 def batch_outputs(
@@ -121,7 +131,7 @@ def batch_loss(
     readout: str = "max",
 ) -> tuple[Array, Array]:
     """Mean softmax cross-entropy of a minibatch and its accuracy: ``(loss, accuracy)``."""
-    logits = readout_logits(batch_outputs(model, x, record_spikes=False).output, readout)
+    logits = _logits(model, x, readout)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == y)
     return loss, accuracy
@@ -244,7 +254,7 @@ def train_steps(
 
 @functools.partial(jax.jit, static_argnames="readout")
 def _loss_and_predictions(model, x, y, readout):
-    logits = readout_logits(batch_outputs(model, x, record_spikes=False).output, readout)
+    logits = _logits(model, x, readout)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)
     return jnp.sum(losses), jnp.argmax(logits, axis=-1)
 
@@ -274,9 +284,7 @@ def predict(
     model: SpikingSequential, x: Float[Array, "batch T n_in"], readout: str = "max"
 ) -> Int[Array, " batch"]:
     """Predicted class of each sample: the arg-max of its logits."""
-    return jnp.argmax(
-        readout_logits(batch_outputs(model, x, record_spikes=False).output, readout), axis=-1
-    )
+    return jnp.argmax(_logits(model, x, readout), axis=-1)
 
 
 # ------------------------------------------------------------------------------- fit

@@ -23,6 +23,7 @@ def test_warm_up_runs_off_thread_and_sessions_wait_for_their_page(monkeypatch):
     monkeypatch.setattr(gallery, "load_page", pages.__getitem__)
     thread = warmup.start_warm_up(["wu_slow", "wu_broken", "wu_plain"])
     assert thread.is_alive()  # returned while the first page still warms
+    assert warmup.wait_until_warm("wu_plain", timeout_s=5)  # not started: no waiting
     assert not warmup.wait_until_warm("wu_slow", timeout_s=0.05)
     gate.set()
     assert warmup.wait_until_warm("wu_slow", timeout_s=5) and calls == ["slow"]
