@@ -13,12 +13,13 @@ pytestmark = pytest.mark.browser
 
 TRAINING_PAGES = ["lohoff2024_snnax", "wunderlich2021_eventprop", "goeltz2025_delgrad"]
 
-# The training readout: "step 1200 · epoch 3.2 · ...".
+# The training readout, "step 1200 / 3000 · epoch 3.2 · ..." (the budget part is optional),
+# HTML-escaped inside a markup model's text (e.g. "&lt;p&gt;step 1200 ...").
 _STEP_JS = r"""
 () => {
   for (const m of snnviz.models()) {
     const text = typeof m.text === "string" ? m.text : "";
-    const hit = text.match(/step ([0-9,]+) \u00b7/);
+    const hit = text.match(/(?:^|[^a-z])step ([0-9,]+)(?: \/ [0-9,]+)? \u00b7 /);
     if (hit) return parseInt(hit[1].replace(/,/g, ""));
   }
   return null;
