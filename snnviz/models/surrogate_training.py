@@ -330,32 +330,6 @@ def confusion_matrix(labels: ArrayLike, predictions: ArrayLike, n_classes: int) 
     return counts
 
 
-def restructure_optimizer_state(
-    opt_state: Any, old: SpikingSequential, new: SpikingSequential
-) -> Any:
-    """``opt_state`` with every subtree shaped like ``old``'s trainable arrays (Adam's moments)
-    re-hung on ``new``'s structure. A new surrogate *kind* changes only static metadata of the
-    model (same arrays, in the same order), but optax needs the moments' tree to match the
-    gradients' tree exactly; the moments themselves are kept."""
-    old_tree = jax.tree.structure(eqx.filter(old, trainable_filter(old)))
-    new_tree = jax.tree.structure(eqx.filter(new, trainable_filter(new)))
-    if old_tree == new_tree:
-        return opt_state
-    if old_tree.num_leaves != new_tree.num_leaves:
-        raise ValueError("the new model has other trainable arrays; reset the optimiser instead")
-
-    def is_model_shaped(node: Any) -> bool:
-        return jax.tree.structure(node) == old_tree
-
-    return jax.tree.map(
-        lambda node: (
-            jax.tree.unflatten(new_tree, jax.tree.leaves(node)) if is_model_shaped(node) else node
-        ),
-        opt_state,
-        is_leaf=is_model_shaped,
-    )
-
-
 # -- the trainer -----------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class SurrogateSnapshot:
@@ -543,11 +517,11 @@ class SurrogateTrainer:
             if "learning_rate" in checked:
                 opt_state = set_learning_rate(opt_state, checked["learning_rate"])
             if "slope" in checked or "surrogate" in checked:
-                new = set_surrogate(
+                # the optimiser state is kept over a flat list of the trainable arrays, so
+                # a new surrogate kind (static metadata of the model) keeps Adam's moments valid
+                network = set_surrogate(
                     network, slope=checked.get("slope"), kind=checked.get("surrogate")
                 )
-                opt_state = restructure_optimizer_state(opt_state, network, new)
-                network = new
             self.network, self.opt_state = network, opt_state
 
     @property
