@@ -13,6 +13,7 @@ This module never imports panel (``snnviz.models`` sits below the UI layers).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -95,6 +96,28 @@ class ParamModel(param.Parameterized):
         return match.group(1) if match else ""
 
     # -- behaviour subclasses provide -----------------------------------------------------
+    @classmethod
+    def check_live_values(
+        cls, values: Mapping[str, Any], live: tuple[str, ...], *, owner: str, reset_note: str
+    ) -> dict[str, float]:
+        """``values`` as floats after checking each name is in ``live`` and each value is
+        finite and within its parameter's bounds; ValueError (naming ``owner``) otherwise.
+        ``reset_note`` ends the unknown-name message (which parameters apply at Reset)."""
+        unknown = sorted(set(values) - set(live))
+        if unknown:
+            raise ValueError(
+                f"{owner}: unknown hyperparameter(s) {unknown}; live ones are {list(live)} "
+                f"({reset_note})"
+            )
+        checked = {}
+        for name, value in values.items():
+            number = float(value)
+            lo, hi = cls.param[name].bounds
+            if not (math.isfinite(number) and lo <= number <= hi):
+                raise ValueError(f"{owner}: {name} = {value!r} is outside [{lo:g}, {hi:g}]")
+            checked[name] = number
+        return checked
+
     def validate(self) -> None:
         """Cross-parameter checks; raise ``ValueError`` with a message a user can act on."""
 

@@ -413,19 +413,10 @@ class DelGradTrainer:
         Raises ValueError for an unknown name or a value outside the model's bounds (nothing
         is applied then).
         """
-        unknown = sorted(set(values) - set(LIVE_HYPERPARAMETERS))
-        if unknown:
-            raise ValueError(
-                f"DelGradTrainer: unknown hyperparameter(s) {unknown}; live ones are "
-                f"{list(LIVE_HYPERPARAMETERS)} ({list(STRUCTURAL)} apply at Reset)"
-            )
-        checked = {}
-        for name, value in values.items():
-            number_ = float(value)
-            lo, hi = DelGradModel.param[name].bounds
-            if not (math.isfinite(number_) and lo <= number_ <= hi):
-                raise ValueError(f"DelGradTrainer: {name} = {value!r} is outside [{lo:g}, {hi:g}]")
-            checked[name] = number_
+        checked = DelGradModel.check_live_values(
+            values, LIVE_HYPERPARAMETERS, owner="DelGradTrainer",
+            reset_note=f"{list(STRUCTURAL)} apply at Reset",
+        )
         with self._lock:
             self._hyper = {**self._hyper, **checked}
             if "tau_syn" in checked:

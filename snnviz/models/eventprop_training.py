@@ -538,21 +538,10 @@ class EventPropTrainer:
         Raises ValueError for an unknown name, a value outside the model's bounds, or a
         ``tau_syn`` too short for the window (nothing is applied then).
         """
-        unknown = sorted(set(values) - set(LIVE_HYPERPARAMETERS))
-        if unknown:
-            raise ValueError(
-                f"EventPropTrainer: unknown hyperparameter(s) {unknown}; live ones are "
-                f"{list(LIVE_HYPERPARAMETERS)} (shapes {list(STRUCTURAL)} apply at Reset)"
-            )
-        checked = {}
-        for name, value in values.items():
-            number_ = float(value)
-            lo, hi = EventPropYinYang.param[name].bounds
-            if not (math.isfinite(number_) and lo <= number_ <= hi):
-                raise ValueError(
-                    f"EventPropTrainer: {name} = {value!r} is outside [{lo:g}, {hi:g}]"
-                )
-            checked[name] = number_
+        checked = EventPropYinYang.check_live_values(
+            values, LIVE_HYPERPARAMETERS, owner="EventPropTrainer",
+            reset_note=f"shapes {list(STRUCTURAL)} apply at Reset",
+        )
         hyper = {**self._hyper, **checked}
         t_max = float(self.config.t_max)
         if t_max / hyper["tau_syn"] > MAX_WINDOW_IN_TAU_SYN:
