@@ -27,8 +27,11 @@ Every method starts from the same weights; the first-step losses are compared (t
 to float32 rounding), so all do the same computation. Target: ``core_snn`` >= 0.9x the
 samples/s of ``plain_jax_stepwise`` (medians); the ratio against the faster of the two plain
 variants and the ratio of the fastest calls (least disturbed by other processes) are reported
-too. spyx and snntorch are reported as "not installed" unless importable (they are kept out of
-the project's environment; see benchmarks/README.md; no runner for them is written yet).
+too. spyx is timed when ``--external-python`` (or ``$SNNVIZ_BENCH_PYTHON``, as for
+``engine_throughput``) names the interpreter of a separate environment that has it: ``benchmarks/external/
+spyx_training.py`` runs there after this file's methods, on the same workload and batch, and its
+samples/s are compared with ``plain_jax_stepwise`` and ``core_snn`` of this run. snntorch is
+not timed (PyTorch's wheels with their CUDA dependencies are gigabytes; not installed here).
 
 Under load (other processes on the 2 cores) wall times spread widely; each call's process CPU
 time (all XLA threads) is recorded too, and its median ratio is the steadiest comparison of
@@ -41,9 +44,9 @@ Run: ``python -m benchmarks.training_throughput [--repeats 9]``; writes
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +63,6 @@ LEARNING_RATE = 1e-3
 STEPS_PER_CALL = 10
 TARGET_RATIO = 0.9
 RESULTS = Path(__file__).resolve().parent / "results"
-EXTERNAL = ("spyx", "snntorch")
 
 
 # --------------------------------------------------------------------------- data
@@ -253,20 +255,39 @@ def _block(out) -> None:
     jax.block_until_ready(out)
 
 
-def external_status() -> dict:
-    """spyx / snntorch: importable here? (They are not timed when absent.)"""
+def external_status(spyx_python: str | None) -> dict:
+    """How spyx and snntorch were (or were not) timed."""
     return {
-        name: {
-            "status": "installed, not timed (no runner here yet)"
-            if importlib.util.find_spec(name)
-            else "not installed"
-        }
-        for name in EXTERNAL
+        "spyx": {
+            "status": f"timed with {spyx_python} (benchmarks/external/spyx_training.py)"
+            if spyx_python
+            else "not timed (pass --external-python or set SNNVIZ_BENCH_PYTHON)"
+        },
+        "snntorch": {"status": "not installed (PyTorch's CUDA wheels: gigabytes)"},
     }
 
 
-def main(repeats: int = 9, batches: tuple[int, ...] = BATCHES) -> dict:
+def time_spyx(spyx_python: str, workload: str, batch: int, repeats: int) -> dict:
+    """Run the spyx runner in its own environment; its JSON result, or the error."""
+    script = Path(__file__).resolve().parent / "external" / "spyx_training.py"
+    proc = subprocess.run(
+        [spyx_python, str(script), workload, str(batch), str(repeats)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(
+    repeats: int = 9, batches: tuple[int, ...] = BATCHES, spyx_python: str | None = None
+) -> dict:
     """Time every method on every workload and batch size; return the JSON-able results."""
+    if spyx_python is None:  # the first interpreter of $SNNVIZ_BENCH_PYTHON
+        spyx_python = next(iter(os.environ.get("SNNVIZ_BENCH_PYTHON", "").split(os.pathsep)))
+    spyx_python = spyx_python or None
     result: dict = {
         "benchmark": "training_throughput",
         "network": {
@@ -285,7 +306,7 @@ def main(repeats: int = 9, batches: tuple[int, ...] = BATCHES) -> dict:
         "load_average_before": [round(v, 2) for v in os.getloadavg()],
         "repeats": repeats,
         "results": {},
-        "external": external_status(),
+        "external": external_status(spyx_python),
     }
     for workload in WORKLOADS:
         for batch in batches:
@@ -324,6 +345,14 @@ def main(repeats: int = 9, batches: tuple[int, ...] = BATCHES) -> dict:
                 "target_met": core["ratio_vs_stepwise"] >= TARGET_RATIO,
                 "first_step_loss_spread": float(losses.max() - losses.min()),
             }
+            if spyx_python:
+                spyx = time_spyx(spyx_python, workload, batch, repeats)
+                if "median_s" in spyx:
+                    spyx["plain_jax_stepwise_x_spyx"] = (
+                        spyx["median_s"] / timing["plain_jax_stepwise"]["median_s"]
+                    )
+                    spyx["core_snn_x_spyx"] = spyx["median_s"] / core["median_s"]
+                result["external"]["spyx"][f"{workload}/batch{batch}"] = spyx
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     result["summary"] = {
         key: {
@@ -338,6 +367,11 @@ def main(repeats: int = 9, batches: tuple[int, ...] = BATCHES) -> dict:
         for key, r in result["results"].items()
     }
     result["summary"]["external"] = {k: v["status"] for k, v in result["external"].items()}
+    result["summary"]["core_snn_x_spyx"] = {
+        key: round(r["core_snn_x_spyx"], 2)
+        for key, r in result["external"]["spyx"].items()
+        if isinstance(r, dict) and "core_snn_x_spyx" in r
+    }
     return result
 
 
@@ -365,6 +399,15 @@ def format_table(result: dict) -> str:
     lines.append(
         "external: " + ", ".join(f"{k} {v['status']}" for k, v in result["external"].items())
     )
+    for key, r in result["external"]["spyx"].items():
+        if isinstance(r, dict) and "median_s" in r:
+            lines.append(
+                f"{key:<18} {'spyx':<20} {r['median_s'] * 1e3:>10.2f} {r['min_s'] * 1e3:>8.2f} "
+                f"{r['samples_per_s']:>10.0f}   core_snn x spyx {r['core_snn_x_spyx']:.2f}, "
+                f"plain JAX x spyx {r['plain_jax_stepwise_x_spyx']:.2f}"
+            )
+        elif isinstance(r, dict) and "error" in r:
+            lines.append(f"{key:<18} spyx failed: {r['error']}")
     lines.append(
         f"load average before {result['load_average_before']}, after {result['load_average_after']}"
     )
@@ -376,8 +419,9 @@ def _cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--out", default=str(RESULTS / "training_throughput.json"))
+    parser.add_argument("--external-python", default=None, help="python of a venv with spyx")
     args = parser.parse_args(argv)
-    result = main(args.repeats, tuple(args.batches))
+    result = main(args.repeats, tuple(args.batches), args.external_python)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
