@@ -114,7 +114,10 @@ class ParamModel(param.Parameterized):
             number = float(value)
             lo, hi = cls.param[name].bounds
             if not (math.isfinite(number) and lo <= number <= hi):
-                raise ValueError(f"{owner}: {name} = {value!r} is outside [{lo:g}, {hi:g}]")
+                label = cls.param[name].label or name
+                raise ValueError(
+                    f"{owner}: {label} ({name}) = {value!r} is outside [{lo:g}, {hi:g}]"
+                )
             checked[name] = number
         return checked
 

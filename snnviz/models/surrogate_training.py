@@ -485,27 +485,19 @@ class SurrogateTrainer:
     def check_hyperparameters(self, **values: Any) -> dict[str, Any]:
         """The live hyperparameters ``values`` checked and converted; raises ValueError for an
         unknown name, a value outside the model's bounds or an unknown surrogate kind."""
-        unknown = sorted(set(values) - set(LIVE_HYPERPARAMETERS))
-        if unknown:
-            raise ValueError(
-                f"SurrogateTrainer: unknown hyperparameter(s) {unknown}; live ones are "
-                f"{list(LIVE_HYPERPARAMETERS)} (the others, {list(STRUCTURAL)}, apply at Reset)"
-            )
-        checked: dict[str, Any] = {}
-        for name, value in values.items():
-            if name == "surrogate":
-                if value not in SURROGATE_KINDS:
-                    raise ValueError(
-                        f"unknown surrogate kind {value!r}; choose one of {SURROGATE_KINDS}"
-                    )
-                checked[name] = str(value)
-                continue
-            number_ = float(value)
-            lo, hi = SurrogateTraining.param[name].bounds
-            if not (math.isfinite(number_) and lo <= number_ <= hi):
-                label = SurrogateTraining.param[name].label
-                raise ValueError(f"{label} = {value!r} is outside the allowed [{lo:g}, {hi:g}]")
-            checked[name] = number_
+        kind = values.pop("surrogate", None)
+        checked: dict[str, Any] = SurrogateTraining.check_live_values(
+            values,
+            LIVE_HYPERPARAMETERS,
+            owner="SurrogateTrainer",
+            reset_note=f"the others, {list(STRUCTURAL)}, apply at Reset",
+        )
+        if kind is not None:
+            if kind not in SURROGATE_KINDS:
+                raise ValueError(
+                    f"unknown surrogate kind {kind!r}; choose one of {SURROGATE_KINDS}"
+                )
+            checked["surrogate"] = str(kind)
         return checked
 
     def set_hyperparameters(self, **values: Any) -> None:

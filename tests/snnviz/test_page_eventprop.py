@@ -143,7 +143,7 @@ def test_bad_values_show_a_banner_and_pause(page):
     assert not page.session.loop.running
     page.model.tau_syn = QUICK.tau_syn
     assert not page.banner.visible
-    with pytest.raises(ValueError, match=r"learning_rate = -1 is outside \[1e-06, 0.1\]"):
+    with pytest.raises(ValueError, match=r"\(learning_rate\) = -1 is outside \[1e-06, 0.1\]"):
         page.trainer.set_hyperparameters(learning_rate=-1)
     with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['n_hidden'\]"):
         page.trainer.set_hyperparameters(n_hidden=3)

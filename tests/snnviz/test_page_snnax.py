@@ -119,7 +119,7 @@ def test_bad_batch_size_for_digits_shows_a_banner_and_keeps_the_model(page):
     assert page.trainer.data.task == "yinyang"  # nothing rebuilt
     page.model.param.update(batch_size=64, task="yinyang")
     assert not page.banner.visible and page.trainer.structure == structure
-    with pytest.raises(ValueError, match=r"surrogate slope k \(1/θ\) = 0 is outside"):
+    with pytest.raises(ValueError, match=r"surrogate slope k \(1/θ\) \(slope\) = 0 is outside"):
         page.trainer.check_hyperparameters(slope=0)
 
 

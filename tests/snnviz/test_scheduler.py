@@ -275,7 +275,10 @@ def test_parameter_change_runs_a_chunk_now_and_pays_the_time_back():
     assert tick.run_all() == 0 and model.calls == 10
 
 
-def test_parameter_change_cuts_an_offloaded_job_short():
+@pytest.fixture
+def gated_loop():
+    """An offloaded loop whose chunks block until ``gate`` is set, playing with 5 chunks (50 ms)
+    owed and the first chunk started: ``(loop, gate, tick, pushed, model)``."""
     tick = Collect()
     started, gate = threading.Event(), threading.Event()
     model = Model()
@@ -295,14 +298,20 @@ def test_parameter_change_cuts_an_offloaded_job_short():
         clock.t += 0.05
         assert loop.tick() == 5
         started.wait(5)
-        loop.parameters_changed()  # while chunk 1 of 5 runs with the old parameters
+        yield loop, gate, tick, pushed, model
         gate.set()
-        _wait_for(lambda: len(tick.queue) == 1)
-        tick.run_all()  # pushes chunk 1 only, then ticks again at once ...
-        assert [c["t"] for c in pushed[0]] == [1] and loop.busy
-        _wait_for(lambda: len(tick.queue) == 1)  # ... new-parameter chunks for the 40 ms owed
-        tick.run_all()
-        assert [c["t"] for c in pushed[1]] == [2, 3, 4, 5] and loop.sim_time_ms == 50.0
+
+
+def test_parameter_change_cuts_an_offloaded_job_short(gated_loop):
+    loop, gate, tick, pushed, _ = gated_loop
+    loop.parameters_changed()  # while chunk 1 of 5 runs with the old parameters
+    gate.set()
+    _wait_for(lambda: len(tick.queue) == 1)
+    tick.run_all()  # pushes chunk 1 only, then ticks again at once ...
+    assert [c["t"] for c in pushed[0]] == [1] and loop.busy
+    _wait_for(lambda: len(tick.queue) == 1)  # ... new-parameter chunks for the 40 ms owed
+    tick.run_all()
+    assert [c["t"] for c in pushed[1]] == [2, 3, 4, 5] and loop.sim_time_ms == 50.0
 
 
 def test_first_frame_probes_the_chunk_cost_with_one_chunk():
@@ -322,35 +331,17 @@ def test_first_frame_probes_the_chunk_cost_with_one_chunk():
     assert loop.tick() == 12  # now known: floor(50 ms / 4 ms)
 
 
-def test_pause_stops_an_offloaded_job_after_its_current_chunk_but_not_a_step():
-    tick = Collect()
-    started, gate = threading.Event(), threading.Event()
-    model = Model()
-
-    def slow_advance():
-        started.set()
-        gate.wait(5)
-        return model.advance()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pushed: list[list] = []
-        clock = FakeClock()
-        loop = LiveLoop(slow_advance, pushed.append, 10.0, clock=clock,
-                        scheduler=FrameScheduler(autostart=False), executor=pool,
-                        dispatch=tick, offload=True, probe_cost=False)
-        loop.play()
-        clock.t += 0.05
-        assert loop.tick() == 5
-        started.wait(5)
-        loop.pause()
-        gate.set()
-        _wait_for(lambda: len(tick.queue) == 1)
-        tick.run_all()
-        assert [c["t"] for c in pushed[0]] == [1] and model.calls == 1
-        loop.step()  # paused, yet the step's chunk runs
-        _wait_for(lambda: len(tick.queue) == 1)
-        tick.run_all()
-        assert [c["t"] for c in pushed[1]] == [2]
+def test_pause_stops_an_offloaded_job_after_its_current_chunk_but_not_a_step(gated_loop):
+    loop, gate, tick, pushed, model = gated_loop
+    loop.pause()
+    gate.set()
+    _wait_for(lambda: len(tick.queue) == 1)
+    tick.run_all()
+    assert [c["t"] for c in pushed[0]] == [1] and model.calls == 1
+    loop.step()  # paused, yet the step's chunk runs
+    _wait_for(lambda: len(tick.queue) == 1)
+    tick.run_all()
+    assert [c["t"] for c in pushed[1]] == [2]
 
 
 def test_reset_while_offloaded_waits_and_discards_stale_results():
