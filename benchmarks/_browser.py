@@ -200,6 +200,25 @@ HOOKS_JS = r"""
       }
       return n;
     },
+    updates: [],          // [performance.now(), cds id] per data stream, patch or replacement
+    hookUpdates() {
+      // every source (call again to catch sources created since): stream, patch, new data
+      let n = 0;
+      for (const src of S.sources()) {
+        if (S.hooked.has("u" + src.id)) continue;
+        S.hooked.add("u" + src.id);
+        const note = () => S.updates.push([performance.now(), src.id]);
+        src.streaming.connect(note);
+        src.patching.connect(note);
+        src.connect(src.properties.data.change, note);
+        n += 1;
+      }
+      return n;
+    },
+    updatesSince(t0) {
+      S.hookUpdates();
+      return S.updates.filter(u => u[0] >= t0).length;
+    },
     streamCount(since = 0) { return S.streams.filter(s => s[0] >= since).length; },
     snapshot(src) {
       // a JSON-able copy of a source's data (typed arrays -> arrays)

@@ -46,6 +46,9 @@ PAGES: dict[str, str] = {
     "wunderlich2021_eventprop": "snnviz.pages.wunderlich2021_eventprop:EventPropPage",
     "goeltz2025_delgrad": "snnviz.pages.goeltz2025_delgrad:DelGradPage",
     "yik2025_neurobench": "snnviz.pages.yik2025_neurobench:NeuroBenchPage",
+    "krausse2025_grid_cells": "snnviz.pages.krausse2025_grid_cells:GridCellsPage",
+    "krausse2025_queries": "snnviz.pages.krausse2025_queries:VSAQueriesPage",
+    "cotteret2025_fsm": "snnviz.pages.cotteret2025_fsm:VSAStateMachinePage",
 }
 
 APP_TITLE = "snnviz"
