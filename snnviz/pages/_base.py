@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import panel as pn
@@ -15,6 +15,10 @@ Progress = Callable[[float, str], None]
 
 def _no_progress(fraction: float, message: str) -> None:
     del fraction, message
+
+
+def _parameter_names(parameterized: Any) -> list[str]:
+    return [name for name in parameterized.param if name != "name"]
 
 
 class DemoPage(pn.viewable.Viewer):
@@ -35,6 +39,35 @@ class DemoPage(pn.viewable.Viewer):
     def panel(self) -> pn.viewable.Viewable:
         """The live page (same object in ``panel serve`` and in a notebook)."""
         return self.__panel__()
+
+    def follow_model(
+        self,
+        reactions: Mapping[Callable[..., None], Sequence[str] | None],
+        on_replaced: Callable[[], None],
+    ) -> None:
+        """Watch the parameters of the page's ``model`` (a ``param.ClassSelector``): each
+        callback in ``reactions`` gets the events of the parameters it names (``None``: all of
+        them). When ``model`` is replaced (a preset, a notebook assignment), the watchers move
+        to the new model and ``on_replaced()`` runs once."""
+
+        def watch(model: Any) -> list[Any]:
+            return [
+                model.param.watch(
+                    callback, list(names) if names is not None else _parameter_names(model)
+                )
+                for callback, names in reactions.items()
+            ]
+
+        watchers = watch(self.model)
+
+        def replaced(event: Any) -> None:
+            nonlocal watchers
+            for watcher in watchers:
+                event.old.param.unwatch(watcher)
+            watchers = watch(event.new)
+            on_replaced()
+
+        self.param.watch(replaced, "model")
 
     def reproduce(self, quick: bool = True, progress: Progress | None = None) -> Result:
         """Recompute the page's results headless and compare them with the paper's claims."""

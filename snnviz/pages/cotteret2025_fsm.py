@@ -156,8 +156,7 @@ class VSAStateMachinePage(DemoPage):
             on_error=self._on_error,
         )
         self.loop.speed = DEFAULT_SPEED
-        self._watch_model()
-        self.param.watch(self._on_model_replaced, "model")
+        self.follow_model({self._on_param: None}, on_replaced=self._on_param)
 
     @classmethod
     def warm_up(cls) -> None:
@@ -312,14 +311,6 @@ class VSAStateMachinePage(DemoPage):
         }
 
     # -- reactions ---------------------------------------------------------------------------
-    def _watch_model(self) -> None:
-        self._watcher = self.model.param.watch(self._on_param, list(self.model.values()))
-
-    def _on_model_replaced(self, event: Any) -> None:
-        event.old.param.unwatch(self._watcher)
-        self._watch_model()
-        self._on_param()
-
     def _on_param(self, *events: Any) -> None:
         try:
             self.model.validate()

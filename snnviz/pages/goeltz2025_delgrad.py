@@ -148,8 +148,16 @@ class DelGradPage(DemoPage):
         self._snapshot_pipe = hv.streams.Pipe(data=self.session.latest_update.snapshot)
         self._build_views()
         self.session.add_view_listener(self._on_update, call_now=False)
-        self._watch_model()
-        self.param.watch(self._on_model_replaced, "model")
+        self.trainer.model = self.model
+        self.follow_model(
+            {
+                self._on_live: LIVE_HYPERPARAMETERS,
+                self._on_task: ["task"],
+                self._on_structure: [p for p in STRUCTURAL if p != "task"],
+                self._on_seed: ["seed"],
+            },
+            on_replaced=self._on_model_replaced,
+        )
         self.param.watch(self._on_sample, "sample_index")
         self.session.param.watch(self._on_status, "status")
 
@@ -171,20 +179,8 @@ class DelGradPage(DemoPage):
         n_train = DATA_SIZES[self.model.task][0]
         return EPOCHS[self.model.task] * max(1, n_train // int(self.model.batch_size))
 
-    def _watch_model(self) -> None:
-        model = self.model
-        self._watchers = [
-            model.param.watch(self._on_live, list(LIVE_HYPERPARAMETERS)),
-            model.param.watch(self._on_task, "task"),
-            model.param.watch(self._on_structure, [p for p in STRUCTURAL if p != "task"]),
-            model.param.watch(self._on_seed, "seed"),
-        ]
-        self.trainer.model = model
-
-    def _on_model_replaced(self, event: Any) -> None:
-        for watcher in self._watchers:
-            event.old.param.unwatch(watcher)
-        self._watch_model()
+    def _on_model_replaced(self) -> None:
+        self.trainer.model = self.model
         self._on_structure()
 
     def _validated(self) -> bool:

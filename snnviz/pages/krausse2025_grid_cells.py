@@ -178,9 +178,8 @@ class GridCellsPage(DemoPage):
             on_error=self._on_error,
             speed=4.0,
         )
-        self._watch_model()
+        self.follow_model({self._on_param: None}, on_replaced=self._on_param)
         self.param.watch(self._on_realisation, "realisation")
-        self.param.watch(self._on_model_replaced, "model")
 
     @classmethod
     def warm_up(cls) -> None:
@@ -277,14 +276,6 @@ class GridCellsPage(DemoPage):
         return " · ".join(parts)
 
     # -- reactions -----------------------------------------------------------------------
-    def _watch_model(self) -> None:
-        self._watcher = self.model.param.watch(self._on_param, list(self.model.values()))
-
-    def _on_model_replaced(self, event: Any) -> None:
-        event.old.param.unwatch(self._watcher)
-        self._watch_model()
-        self._on_param()
-
     def _on_param(self, *_: Any) -> None:
         try:
             self.model.validate()

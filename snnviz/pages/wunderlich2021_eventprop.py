@@ -229,8 +229,10 @@ class EventPropPage(DemoPage):
         self._bench_steps = -1
         self._draw_sample(self._latest.sample)
         self.session.add_view_listener(self._on_update, call_now=False)
-        self._watch_model()
-        self.param.watch(self._on_model_replaced, "model")
+        self.follow_model(
+            {self._on_live: LIVE_HYPERPARAMETERS, self._on_structure: STRUCTURAL},
+            on_replaced=self._on_model_replaced,
+        )
         self.param.watch(self._on_sample, "sample")
         self.param.watch(lambda _e: self._draw_sample(self._latest_sample), "adjoint_value")
 
@@ -246,16 +248,7 @@ class EventPropPage(DemoPage):
         trainer.gradient_check(0)
 
     # -- reactions ---------------------------------------------------------------------------
-    def _watch_model(self) -> None:
-        self._watchers = [
-            self.model.param.watch(self._on_live, list(LIVE_HYPERPARAMETERS)),
-            self.model.param.watch(self._on_structure, list(STRUCTURAL)),
-        ]
-
-    def _on_model_replaced(self, event: Any) -> None:
-        for watcher in self._watchers:
-            event.old.param.unwatch(watcher)
-        self._watch_model()
+    def _on_model_replaced(self) -> None:
         self.trainer.model = self.model
         self._on_live()
         self._on_structure()

@@ -31,7 +31,9 @@ def test_neuron_lab_slider_changes_the_trace_without_recompiling(neuron_lab):
     assert log.matching("advance") == 0, log.names
     after = neuron_lab.last_record["v"]
     assert not np.allclose(before, after)
-    assert (neuron_lab.last_record["spikes"].sum() > 0) and "firing pattern" in neuron_lab.pattern.object
+    assert (
+        neuron_lab.last_record["spikes"].sum() > 0
+    ) and "firing pattern" in neuron_lab.pattern.object
 
 
 def test_neuron_lab_bad_combination_shows_a_message_and_keeps_serving(neuron_lab):
@@ -105,10 +107,39 @@ def test_a_skipped_claim_neither_passes_nor_fails_and_says_so():
     from snnviz.pages._result import Result
 
     ok = ClaimResult(Claim("a", "paper a", "a > 0"), 1.0, True)
-    skip = ClaimResult(Claim("b", "paper b", "b > 0"), "not run", False, "full mode only",
-                       skipped=True)
+    skip = ClaimResult(
+        Claim("b", "paper b", "b > 0"), "not run", False, "full mode only", skipped=True
+    )
     result = Result("x", True, [ok, skip], {})
     assert result.passed and "  SKIP  b > 0: measured not run  [full mode only]" in result.summary()
     assert "skipped" in result_table(result)
     bad = ClaimResult(Claim("c", "paper c", "c > 0"), -1.0, False)
     assert not Result("x", True, [ok, skip, bad], {}).passed and bad.verdict == "FAIL"
+
+
+def test_follow_model_moves_the_watchers_to_a_replacement_model():
+    import param
+
+    from snnviz.pages import DemoPage
+
+    class Knobs(param.Parameterized):
+        a = param.Number(1.0)
+        b = param.Number(2.0)
+
+    class Page(DemoPage):
+        model = param.ClassSelector(class_=Knobs)
+
+    page = Page(model=Knobs())
+    seen: dict[str, list] = {"a": [], "any": [], "replaced": []}
+    page.follow_model(
+        {
+            lambda *ev: seen["a"].extend(e.name for e in ev): ["a"],
+            lambda *ev: seen["any"].extend(e.name for e in ev): None,  # all of them
+        },
+        on_replaced=lambda: seen["replaced"].append(page.model),
+    )
+    page.model.b = 3.0
+    old, page.model = page.model, Knobs()
+    old.a = 5.0  # no longer watched
+    page.model.a = 7.0
+    assert seen == {"a": ["a"], "any": ["b", "a"], "replaced": [page.model]}
