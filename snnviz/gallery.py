@@ -49,6 +49,7 @@ PAGES: dict[str, str] = {
     "krausse2025_grid_cells": "snnviz.pages.krausse2025_grid_cells:GridCellsPage",
     "krausse2025_queries": "snnviz.pages.krausse2025_queries:VSAQueriesPage",
     "cotteret2025_fsm": "snnviz.pages.cotteret2025_fsm:VSAStateMachinePage",
+    "schreiber2023_bee": "snnviz.pages.schreiber2023_bee:BeePathIntegrationPage",
 }
 
 APP_TITLE = "snnviz"

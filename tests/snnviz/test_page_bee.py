@@ -1,0 +1,168 @@
+"""The bee path-integration page headless: it builds with its buttons, the live loop flies a
+journey chunk by chunk and stops at its end, slider moves never recompile, the circuit selector
+rebuilds, bad values show a banner, the ES runs a generation, and quick reproduce passes."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+import panel as pn
+import pytest
+
+import snnviz.pages.schreiber2023_bee as bee_page
+from snnviz.core.navigation import RateCX, stack_circuits
+from snnviz.core.navigation.spiking import SpikingCX
+from snnviz.models.bee import BeeModel
+from snnviz.pages.schreiber2023_bee import BeePathIntegrationPage
+from tests.helpers import count_compilations
+
+
+@pytest.fixture(scope="module")
+def page():
+    page = BeePathIntegrationPage(model=BeeModel(n_outbound=100, n_inbound=100))
+    page.loop._offload = False  # run chunks inline: no worker thread, no event loop needed
+    page.es_loop._offload = False
+    return page
+
+
+def _labels(viewable) -> set[str]:
+    return {
+        getattr(b, "label", None) or b.name
+        for b in viewable.select(lambda o: isinstance(o, pn.widgets.Button | pn.widgets.Toggle))
+    }
+
+
+def test_page_builds_with_its_controls(page):
+    labels = _labels(page.panel())
+    for label in (
+        "Run one journey",
+        "Run many journeys",
+        "Evolve",
+        "Reset evolution",
+        "Reproduce (quick)",
+    ):
+        assert label in labels, labels
+
+
+def test_stepping_flies_the_journey_and_stops_at_its_end(page):
+    page.loop.reset()
+    for _ in range(3):
+        page.loop.step()
+    steps = 3 * bee_page.CHUNK_STEPS
+    n_out = len(page.journey_view.outbound.data["x"])
+    assert n_out == steps  # 75 outbound steps of 100
+    assert page.journey_view.vectors.data["label"] == ["true home vector", "decoded from CPU4"]
+    assert len(page.bumps.tb1.data["top"]) == 8 and len(page.bumps.cpu4.data["top"]) == 16
+    assert page.activity.buffer[:, -steps:].any()
+    assert "outbound" in page.readout.object
+    for _ in range(6):  # past the end (200 steps = 8 chunks): the loop pauses itself
+        page.loop.step()
+    assert int(page._journey.t) == 200
+    assert len(page.journey_view.inbound.data["x"]) == 100 + 1
+    assert "closest approach" in page.readout.object
+    page.loop.play()
+    page.loop.tick(now=time.perf_counter() + 10.0)
+    assert not page.loop.running
+
+
+def test_decoded_home_vector_points_home(page):
+    page.loop.reset()
+    chunks = [page._advance_chunk() for _ in range(4)]
+    last = chunks[-1]
+    true_home = -last["xy"][-1]
+    decoded = last["decoded_home"]
+    cos = decoded @ true_home / (np.linalg.norm(decoded) * np.linalg.norm(true_home))
+    assert cos > np.cos(np.radians(30))
+    assert np.linalg.norm(decoded) == pytest.approx(np.linalg.norm(true_home), rel=0.5)
+
+
+def test_slider_moves_do_not_recompile(page):
+    page.loop.reset()
+    page._advance_chunk()
+    with count_compilations() as log:
+        page.model.noise = 0.2
+        page.model.memory_leak = 0.001
+        page.model.turn_gain = 1.5
+        page._advance_chunk()
+    assert log.matching("advance_journey") == 0, log.names
+    assert float(page._circuit.noise) == pytest.approx(0.2)
+    page.model.param.update(noise=0.1, memory_leak=0.0, turn_gain=1.0)
+
+
+@pytest.mark.slow
+def test_emulated_circuit_sliders_do_not_recompile(page):
+    page.model.circuit = "emulated BSS-2"
+    page.loop.reset()
+    assert isinstance(page._circuit, SpikingCX)
+    page._advance_chunk()
+    with count_compilations() as log:
+        page.model.mismatch = 0.2
+        page.model.weight_bits = 3
+        page.model.chip_seed = 5
+        chunk = page._advance_chunk()
+    assert log.matching("advance_journey") == 0, log.names
+    assert chunk["activity"].shape == (bee_page.CHUNK_STEPS, 76)
+    assert float(page._circuit.weight_bits) == 3.0
+    page.model.param.update(circuit="rate", mismatch=0.05, weight_bits=6, chip_seed=0)
+    page.loop.reset()
+    assert isinstance(page._circuit, RateCX)
+
+
+def test_bad_values_show_a_banner(page):
+    page.model.weight_bits = 2.5
+    assert "whole number" in page.banner.message
+    page.model.weight_bits = 6
+    assert not page.banner.visible
+
+
+def test_one_es_generation_streams_fitness(page, monkeypatch):
+    monkeypatch.setattr(bee_page, "ES_ROUTES", 2)
+    monkeypatch.setattr(bee_page, "ES_STEPS", 40)
+    page.es_loop.reset()
+    page.es_loop.step()
+    data = page.fitness.source.data
+    assert data["generation"] == [1]
+    assert data["best"][0] >= data["mean"][0]
+    assert "generation 1" in page.es_readout.object and "journeys" in page.es_readout.object
+    assert page._es_journeys == bee_page.ES_POPSIZE * bee_page.ES_ROUTES
+
+
+def test_run_many_reports_success_statistics(page):
+    page._show_many((np.array([0.01, 0.05, 0.5, 0.02]), 2.0))
+    assert "3 / 4 journeys homed" in page.many_readout.object
+    assert len(page.many_plot) == 1
+
+
+def test_stacked_circuits_run_as_a_population():
+    circuits = stack_circuits([RateCX(noise=0.0), RateCX(noise=0.3)])
+    np.testing.assert_allclose(np.asarray(circuits.noise), [0.0, 0.3], rtol=1e-6)
+    assert jax.tree.leaves(circuits)[0].shape[0] == 2
+
+
+@pytest.mark.slow
+def test_quick_reproduce_passes_in_under_a_minute():
+    start = time.perf_counter()
+    result = BeePathIntegrationPage().reproduce(quick=True)
+    elapsed = time.perf_counter() - start
+    assert result.passed, result.summary()
+    assert elapsed < 60.0, f"quick reproduce took {elapsed:.1f} s"
+    m = result.metrics
+    assert m["rate_homed"] >= 0.85 and m["frozen_median_closest"] >= 0.5
+    assert m["es_fitness_evolved"] > m["es_fitness_start"]
+    for key in ("paths", "homing", "degradation", "evolution"):
+        assert key in result.figures
+
+
+def test_model_builds_each_circuit():
+    rate = BeeModel(noise=0.2, memory_leak=0.01).build()
+    assert isinstance(rate, RateCX) and float(rate.noise) == pytest.approx(0.2)
+    spiking = BeeModel(circuit="spiking", n_substeps=10).build()
+    assert isinstance(spiking, SpikingCX) and spiking.step_ms == 10.0
+    assert float(spiking.weight_bits) == 0.0  # ideal synapses
+    chip = BeeModel(circuit="emulated BSS-2", mismatch=0.1, weight_bits=4, chip_seed=3).build()
+    assert float(chip.weight_bits) == 4.0
+    assert float(np.std(np.asarray(chip.neuron.g_leak))) > 0.0  # fixed-pattern mismatch
+    assert BeeModel(circuit="spiking").structure_key() != BeeModel().structure_key()
+    assert BeeModel(noise=0.3).structure_key() == BeeModel().structure_key()
