@@ -19,6 +19,8 @@ leading axes and is jittable.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, Int
@@ -38,6 +40,9 @@ __all__ = [
     "similarity_matrix",
     "unbind",
 ]
+
+#: From this many queries on, complex similarity matrices use one real matmul (measured on CPU).
+_STACK_FROM = 64
 
 
 # --------------------------------------------------------------------------- random codes
@@ -127,12 +132,15 @@ def similarity_matrix(queries: Array, codebook: Array) -> Float[Array, "... n"]:
             f"queries have dimension {queries.shape[-1]} but the codebook {codebook.shape[-1]}"
         )
     dim = codebook.shape[-1]
-    if jnp.iscomplexobj(queries) or jnp.iscomplexobj(codebook):
-        # Re(q . conj c) = q_re . c_re + q_im . c_im: one real matmul of the stacked parts is
-        # ~3x faster on CPU than XLA's complex matmul
+    n_queries = math.prod(queries.shape[:-1])
+    if (jnp.iscomplexobj(queries) or jnp.iscomplexobj(codebook)) and n_queries >= _STACK_FROM:
+        # Re(q . conj c) = q_re . c_re + q_im . c_im: for many queries one real matmul of the
+        # stacked parts is ~2.5x faster on CPU than XLA's complex matmul (for a few queries the
+        # copy of the stacked codebook costs more than it saves)
         queries = jnp.concatenate([jnp.real(queries), jnp.imag(queries)], axis=-1)
         codebook = jnp.concatenate([jnp.real(codebook), jnp.imag(codebook)], axis=-1)
-    return (queries @ codebook.T) / dim
+        return (queries @ codebook.T) / dim
+    return jnp.real(queries @ inverse(codebook).T) / dim
 
 
 def cleanup(query: Array, codebook: Array) -> tuple[Int[Array, "*shape"], Float[Array, "... n"]]:
