@@ -3,7 +3,7 @@
 # every sub-folder) in its own pytest process, so that one long process does not accumulate
 # hundreds of compiled XLA programs (a 900-test single process once crashed in an XLA compile),
 # and a crash in one part still leaves the others' results. With arguments, one pytest run of
-# exactly those. pytest exits 5 when it collected no tests: a failure here, since a suite or part
+# exactly those. Each part lists its ten slowest tests (where the suite's time goes). pytest exits 5 when it collected no tests: a failure here, since a suite or part
 # that runs nothing must never pass silently.
 set -u
 
@@ -27,7 +27,7 @@ for dir in tests/*/; do
 done
 for part in "${parts[@]}"; do
     echo "=== pytest $part ==="
-    if ! run "$part"; then
+    if ! run "$part" --durations=10; then
         status=1
         failed+=("$part")
     fi

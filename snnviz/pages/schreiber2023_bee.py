@@ -12,6 +12,8 @@ them, the degradation with mismatch and weight resolution, and the ES's rise fro
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from typing import Any, ClassVar
 
@@ -35,8 +37,14 @@ from snnviz.core.navigation import (
     stack_circuits,
 )
 from snnviz.core.navigation.bss2 import SPEEDUP, emulated_bss2_cx
-from snnviz.core.navigation.evolution import OpenES, evaluate_population, homing_fitness
+from snnviz.core.navigation.evolution import (
+    OpenES,
+    apply_genes,
+    evaluate_population,
+    homing_fitness,
+)
 from snnviz.core.navigation.spiking import spiking_cx
+from snnviz.distributed import BatchFanOut
 from snnviz.models.bee import BeeModel
 from snnviz.views.bee import (
     LiveActivity,
@@ -73,7 +81,9 @@ CPU4 neurons integrate heading x speed, and their bump points away from home: th
 is the home vector read out from CPU4, the green one the truth. **Run many journeys** flies a
 batch in one `jax.vmap` and reports how many come within 10 % of the turnaround distance.
 **Evolve** runs an evolution strategy (OpenAI-ES, antithetic pairs) on the memory gain, turn
-gain and two biases from a deliberately poor start. The *emulated BrainScaleS-2* is a software
+gain and two biases from a deliberately poor start; tick **fly the evolved genes** to fly its
+current mean, and give a **Dask scheduler** address to split each generation's population over
+that cluster's workers. The *emulated BrainScaleS-2* is a software
 emulation (AdEx neurons, 6-bit synapses, fixed-pattern mismatch, 1 ms biology = 1 µs hardware),
 not the chip.
 """
@@ -164,6 +174,19 @@ class BeePathIntegrationPage(DemoPage):
         label="routes per batch",
         doc="Journeys flown by 'Run many journeys'",
     )
+    fly_evolved = param.Boolean(
+        False,
+        label="fly the evolved genes",
+        doc="Journeys use the evolution strategy's current mean genes (memory gain, turn gain, "
+        "CPU1 and CPU4 biases) instead of the hand-wired values",
+    )
+    dask_scheduler = param.String(
+        os.environ.get("SNNVIZ_DASK_SCHEDULER", ""),
+        label="Dask scheduler (optional)",
+        doc="Address of a Dask scheduler (e.g. tcp://10.0.0.5:8786): each ES generation's "
+        "population is split over its workers. Empty: evaluate here. Default from the "
+        "SNNVIZ_DASK_SCHEDULER environment variable",
+    )
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("model", BeeModel())
@@ -179,8 +202,9 @@ class BeePathIntegrationPage(DemoPage):
         self.activity = LiveActivity()
         self.fitness = LiveFitness()
         self._journey_count = 0
-        self._build()
+        self.fan_out = BatchFanOut(self.dask_scheduler)
         self._reset_es()
+        self._build()
         self.loop = LiveLoop(
             self._advance_chunk,
             self._push,
@@ -212,6 +236,9 @@ class BeePathIntegrationPage(DemoPage):
         self.es_reset_button = pn.widgets.Button(label="Reset evolution")
         self.es_reset_button.on_click(lambda _e: self.es_loop.reset())
         self.follow_model({self._on_param: None}, on_replaced=self._on_param)
+        self.param.watch(lambda e: self.fan_out.set_address(e.new), "dask_scheduler")
+        # the same route again, now with (or without) the evolved genes
+        self.param.watch(lambda _e: self.loop.reset(), "fly_evolved")
 
     @classmethod
     def warm_up(cls) -> None:
@@ -239,13 +266,20 @@ class BeePathIntegrationPage(DemoPage):
         key = jax.random.key(seed)
         route = jax.tree.map(lambda x: x[0], random_routes(key, 1, self.model.n_outbound))
         self._n_total = self.model.n_outbound + self.model.n_inbound
+        self._flying = self._journey_circuit()
         self._journey = init_journey(
-            self._circuit, route, self.model.n_inbound, key=jax.random.fold_in(key, 1)
+            self._flying, route, self.model.n_inbound, key=jax.random.fold_in(key, 1)
         )
+
+    def _journey_circuit(self) -> Any:
+        """The circuit journeys fly: the model's, with the ES mean genes if asked."""
+        if self.fly_evolved:
+            return apply_genes(self._circuit, self._es_state.mean)
+        return self._circuit
 
     def _advance_chunk(self) -> dict[str, Any]:
         """One compiled chunk of the journey (on the worker thread when offloaded)."""
-        circuit, state = self._circuit, self._journey  # one consistent snapshot
+        circuit, state = self._flying, self._journey  # one consistent snapshot
         if int(state.t) >= self._n_total:
             return {"done": True}
         state, rec = advance_journey(circuit, state, CHUNK_STEPS)
@@ -288,6 +322,7 @@ class BeePathIntegrationPage(DemoPage):
             self.es_loop.reset()
             return
         self._circuit = self.model.build()  # same shapes: traced values only, no recompile
+        self._flying = self._journey_circuit()
         self.loop.parameters_changed()
 
     def _on_reset(self) -> None:
@@ -362,7 +397,7 @@ class BeePathIntegrationPage(DemoPage):
 
     # -- run many ------------------------------------------------------------------------------
     def _run_many(self, _event: object = None) -> None:
-        circuit, n = self._circuit, int(self.n_many)
+        circuit, n = self._journey_circuit(), int(self.n_many)
         n_out, n_in = self.model.n_outbound, self.model.n_inbound
         seed = self.model.route_seed + 10_000 + self._journey_count
         self._journey_count += 1
@@ -415,20 +450,19 @@ class BeePathIntegrationPage(DemoPage):
         start = time.perf_counter()
         self._es_key, k_ask, k_eval = jax.random.split(self._es_key, 3)
         candidates, eps = self._es.ask(self._es_state, key=k_ask)
-        summary = evaluate_population(circuit, candidates, k_eval, ES_ROUTES, ES_STEPS, ES_STEPS)
-        fitness = homing_fitness(summary)
-        self._es_state = self._es.tell(self._es_state, eps, fitness)
+        fly = functools.partial(fly_candidates, circuit, k_eval, ES_ROUTES, ES_STEPS)
+        fitness, homed = self.fan_out(fly, np.asarray(candidates))
+        self._es_state = self._es.tell(self._es_state, eps, jnp.asarray(fitness))
         self._es_wall_s += time.perf_counter() - start
         self._es_journeys += ES_POPSIZE * ES_ROUTES
         self._es_steps += ES_POPSIZE * ES_ROUTES * 2 * ES_STEPS
-        f = np.asarray(fitness)
-        mean_genes = np.asarray(self._es_state.mean)
         return {
             "generation": int(self._es_state.generation),
-            "best": float(f.max()),
-            "mean": float(f.mean()),
-            "homed": float(np.asarray(summary.homed).mean()),
-            "genes": mean_genes,
+            "best": float(fitness.max()),
+            "mean": float(fitness.mean()),
+            "homed": float(homed.mean()),
+            "genes": np.asarray(self._es_state.mean),
+            "workers": self.fan_out.workers_used,
         }
 
     def _push_es(self, chunks: list[dict[str, Any]]) -> None:
@@ -445,6 +479,11 @@ class BeePathIntegrationPage(DemoPage):
             f"({ES_STEPS} + {ES_STEPS} steps) · population homing {100 * last['homed']:.0f} % · "
             f"{clocks} vs wall-clock {self._es_wall_s:.1f} s · mean genes: memory gain "
             f"{np.exp(g[0]):.4f}, turn gain {np.exp(g[1]):.2f}, CPU1 bias {g[2]:.2f}, CPU4 bias {g[3]:.2f}"
+            + (
+                f" · population split over {last['workers']} Dask workers"
+                if last["workers"]
+                else ""
+            )
         )
 
     # -- layout --------------------------------------------------------------------------------
@@ -461,6 +500,12 @@ class BeePathIntegrationPage(DemoPage):
             batch,
             self.many_button,
             pn.Row(self.evolve_toggle, self.es_reset_button),
+            pn.Param(
+                self,
+                parameters=["fly_evolved", "dask_scheduler"],
+                show_name=False,
+                sizing_mode="stretch_width",
+            ),
         ]
         main = [
             self.banner,
@@ -486,10 +531,20 @@ class BeePathIntegrationPage(DemoPage):
 
     # -- reproduce -----------------------------------------------------------------------------
     def _measure(self, quick: bool, progress: Progress) -> tuple[dict, dict]:
-        return measure(quick, progress)
+        return measure(quick, progress, self.fan_out)
 
     def _judge(self, claim: Claim, metrics: dict) -> ClaimResult:
         return _JUDGES[claim.key](claim, metrics)
+
+
+def fly_candidates(
+    circuit: Any, key: Any, n_routes: int, n_steps: int, candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """ES fitness and homed fraction of each candidate gene vector (P, d), flying ``n_routes``
+    common random routes of ``n_steps`` out + ``n_steps`` home; a Dask task when fanned out
+    (each row depends only on its genes, so a split population gives the same numbers)."""
+    summary = evaluate_population(circuit, jnp.asarray(candidates), key, n_routes, n_steps, n_steps)
+    return np.asarray(homing_fitness(summary)), np.asarray(summary.homed).mean(axis=-1)
 
 
 def _example_paths(circuit: Any, routes: Any, n_in: int, n_paths: int) -> list[np.ndarray]:
@@ -506,7 +561,9 @@ def _example_paths(circuit: Any, routes: Any, n_in: int, n_paths: int) -> list[n
     return paths
 
 
-def measure(quick: bool, progress: Progress) -> tuple[dict, dict]:
+def measure(
+    quick: bool, progress: Progress, fan_out: BatchFanOut | None = None
+) -> tuple[dict, dict]:
     """The reproduction (see the claims): rate, spiking and emulated homing, degradation curves,
     the ES from a poor start and throughput. Deterministic (seeded)."""
     metrics: dict[str, Any] = {"quick": quick}
@@ -570,11 +627,13 @@ def measure(quick: bool, progress: Progress) -> tuple[dict, dict]:
         MISMATCH_LEVELS, homed_m, [*BIT_LEVELS, 6.0], homed_b
     )
 
-    metrics.update(_evolve(quick, n_sub, progress, figures))
+    metrics.update(_evolve(quick, n_sub, progress, figures, fan_out or BatchFanOut()))
     return metrics, figures
 
 
-def _evolve(quick: bool, n_sub: int, progress: Progress, figures: dict) -> dict[str, Any]:
+def _evolve(
+    quick: bool, n_sub: int, progress: Progress, figures: dict, fan_out: BatchFanOut
+) -> dict[str, Any]:
     if quick:
         popsize, n_routes, steps, generations, test_steps = 8, 4, 250, 10, 250
     else:
@@ -591,10 +650,9 @@ def _evolve(quick: bool, n_sub: int, progress: Progress, figures: dict) -> dict[
         )
         key, k_ask, k_eval = jax.random.split(key, 3)
         candidates, eps = es.ask(state, key=k_ask)
-        fitness = homing_fitness(
-            evaluate_population(circuit, candidates, k_eval, n_routes, steps, steps)
-        )
-        state = es.tell(state, eps, fitness)
+        fly = functools.partial(fly_candidates, circuit, k_eval, n_routes, steps)
+        fitness, _homed = fan_out(fly, np.asarray(candidates))
+        state = es.tell(state, eps, jnp.asarray(fitness))
         best.append(float(fitness.max()))
         mean.append(float(fitness.mean()))
         seconds.append(time.perf_counter() - start)

@@ -129,6 +129,46 @@ def test_one_es_generation_streams_fitness(page, monkeypatch):
     assert page._es_journeys == bee_page.ES_POPSIZE * bee_page.ES_ROUTES
 
 
+def test_flying_the_evolved_genes_swaps_values_without_recompiling(page):
+    page.loop.reset()
+    page._advance_chunk()
+    page._es_state = page._es_state.__class__(
+        mean=page._es_state.mean + 0.3,
+        opt_state=page._es_state.opt_state,
+        generation=page._es_state.generation,
+    )
+    with count_compilations() as log:
+        page.fly_evolved = True  # restarts the journey on the ES mean genes
+        page._advance_chunk()
+    assert log.matching("advance_journey") == 0, log.names
+    mean = np.asarray(page._es_state.mean)
+    assert float(page._flying.memory_gain) == pytest.approx(np.exp(mean[0]), rel=1e-5)
+    assert float(page._flying.cpu1_bias) == pytest.approx(mean[2], rel=1e-5)
+    page.fly_evolved = False
+    assert float(page._flying.memory_gain) == pytest.approx(float(page._circuit.memory_gain))
+
+
+def test_es_generation_splits_over_a_dask_cluster(page, monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(bee_page, "ES_ROUTES", 2)
+    monkeypatch.setattr(bee_page, "ES_STEPS", 40)
+    page.es_loop.reset()
+    local = page._es_generation()
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        page.dask_scheduler = cluster.scheduler_address
+        try:
+            page.es_loop.reset()  # same seed: the same first generation, now on the cluster
+            remote = page._es_generation()
+        finally:
+            page.dask_scheduler = ""
+    assert remote["workers"] == 2 and local["workers"] == 0
+    assert remote["mean"] == pytest.approx(local["mean"], rel=1e-5)
+    np.testing.assert_allclose(remote["genes"], local["genes"], rtol=1e-5)
+
+
 def test_run_many_reports_success_statistics(page):
     page._show_many((np.array([0.01, 0.05, 0.5, 0.02]), 2.0))
     assert "3 / 4 journeys homed" in page.many_readout.object
