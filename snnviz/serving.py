@@ -44,9 +44,23 @@ def serve_command(
         origins = ["*"]
     else:
         origins = [f"{address}:{port}"] + ([f"localhost:{port}"] if address == "127.0.0.1" else [])
-    cmd = [sys.executable, "-m", "panel", "serve", str(APP_DIR), "--address", address,
-           "--port", str(port), "--num-procs", "1",
-           "--unused-session-lifetime", "5000", "--check-unused-sessions", "2000"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(APP_DIR),
+        "--address",
+        address,
+        "--port",
+        str(port),
+        "--num-procs",
+        "1",
+        "--unused-session-lifetime",
+        "5000",
+        "--check-unused-sessions",
+        "2000",
+    ]
     for origin in origins:
         cmd += ["--allow-websocket-origin", origin]
     if liveness:

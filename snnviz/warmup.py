@@ -45,8 +45,9 @@ def start_warm_up(slugs: Iterable[str]) -> threading.Thread:
             except ModuleNotFoundError as err:
                 log.warning("snnviz: page %r not available: %s", slug, err)
             except Exception:
-                log.exception("snnviz: warm-up of page %r failed (the page may show an error)",
-                              slug)
+                log.exception(
+                    "snnviz: warm-up of page %r failed (the page may show an error)", slug
+                )
             finally:
                 _done[slug].set()
         log.info("snnviz: warm-up done in %.2f s", time.perf_counter() - total)
@@ -67,6 +68,7 @@ def wait_until_warm(slug: str, timeout_s: float = 60.0) -> bool:
         event = _done.get(slug) if slug in _started else None
     if event is None or event.wait(timeout_s):
         return True
-    log.warning("snnviz: page %r still warming up after %.0f s; building it anyway", slug,
-                timeout_s)
+    log.warning(
+        "snnviz: page %r still warming up after %.0f s; building it anyway", slug, timeout_s
+    )
     return False

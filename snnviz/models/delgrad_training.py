@@ -414,7 +414,9 @@ class DelGradTrainer:
         is applied then).
         """
         checked = DelGradModel.check_live_values(
-            values, LIVE_HYPERPARAMETERS, owner="DelGradTrainer",
+            values,
+            LIVE_HYPERPARAMETERS,
+            owner="DelGradTrainer",
             reset_note=f"{list(STRUCTURAL)} apply at Reset",
         )
         with self._lock:

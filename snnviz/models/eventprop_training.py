@@ -539,7 +539,9 @@ class EventPropTrainer:
         ``tau_syn`` too short for the window (nothing is applied then).
         """
         checked = EventPropYinYang.check_live_values(
-            values, LIVE_HYPERPARAMETERS, owner="EventPropTrainer",
+            values,
+            LIVE_HYPERPARAMETERS,
+            owner="EventPropTrainer",
             reset_note=f"shapes {list(STRUCTURAL)} apply at Reset",
         )
         hyper = {**self._hyper, **checked}

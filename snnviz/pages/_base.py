@@ -69,6 +69,27 @@ class DemoPage(pn.viewable.Viewer):
 
         self.param.watch(replaced, "model")
 
+    def live_change(self, model: Any, loop: Any, banner: Any, *, rebuild: bool = False) -> str:
+        """The first reaction of a live page to a parameter change of ``model``.
+
+        Returns ``"invalid"`` after pausing ``loop`` and showing ``model.validate()``'s message
+        on ``banner``; ``"rebuild"`` after ``loop.reset()`` when ``model.structure_key()``
+        differs from the page's ``_structure`` (or ``rebuild`` is set): the page rebuilds in
+        its ``on_reset`` once no chunk is running; otherwise ``"update"`` (banner cleared): the
+        page swaps the traced values of the same compiled shapes.
+        """
+        try:
+            model.validate()
+        except ValueError as err:
+            loop.pause()
+            banner.show(str(err))
+            return "invalid"
+        banner.clear()
+        if rebuild or model.structure_key() != self._structure:
+            loop.reset()
+            return "rebuild"
+        return "update"
+
     def reproduce(self, quick: bool = True, progress: Progress | None = None) -> Result:
         """Recompute the page's results headless and compare them with the paper's claims."""
         progress = progress or _no_progress

@@ -59,8 +59,9 @@ class ReproduceSection(pn.viewable.Viewer):
 
     def _show(self, result: Result) -> None:
         self.table.object = result_table(result)
-        self.figures[:] = [pn.pane.HoloViews(fig, sizing_mode="stretch_width")
-                           for fig in result.figures.values()]
+        self.figures[:] = [
+            pn.pane.HoloViews(fig, sizing_mode="stretch_width") for fig in result.figures.values()
+        ]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

@@ -312,15 +312,7 @@ class VSAStateMachinePage(DemoPage):
 
     # -- reactions ---------------------------------------------------------------------------
     def _on_param(self, *events: Any) -> None:
-        try:
-            self.model.validate()
-        except ValueError as err:
-            self.loop.pause()
-            self.banner.show(str(err))
-            return
-        self.banner.clear()
-        if self.model.structure_key() != self._structure:
-            self.loop.reset()  # rebuilds in _on_reset once no chunk is running
+        if self.live_change(self.model, self.loop, self.banner) != "update":
             return
         if not events or any(e.name not in ("steps_a", "steps_b", "steps_rest") for e in events):
             self._apply_weights()

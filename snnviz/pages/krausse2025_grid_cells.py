@@ -277,15 +277,7 @@ class GridCellsPage(DemoPage):
 
     # -- reactions -----------------------------------------------------------------------
     def _on_param(self, *_: Any) -> None:
-        try:
-            self.model.validate()
-        except ValueError as err:
-            self.loop.pause()
-            self.banner.show(str(err))
-            return
-        self.banner.clear()
-        if self.model.structure_key() != self._structure:
-            self.loop.reset()  # rebuilds in _on_reset once no chunk is running
+        if self.live_change(self.model, self.loop, self.banner) != "update":
             return
         self._nav = self.model.build()
         if self._code_identity() != self._code_key:

@@ -91,24 +91,47 @@ class NeuronLab(DemoPage):
         ),
     )
     url_params: ClassVar[tuple[str, ...]] = (
-        "model", "preset", "dt_ms", "duration_ms", "current.kind", "current.amplitude",
+        "model",
+        "preset",
+        "dt_ms",
+        "duration_ms",
+        "current.kind",
+        "current.amplitude",
     )
 
     model = param.Selector(objects=list(MODELS), default="AdEx", doc="Neuron model.")
     preset = param.Selector(objects=[CUSTOM], default=CUSTOM, doc="Parameter preset.")
-    dt_ms = param.Number(0.05, bounds=(0.005, 1.0), softbounds=(0.01, 0.5), step=0.005,
-                         label="dt (ms)", doc="Integration time step (ms).")
-    duration_ms = param.Number(600.0, bounds=(20.0, 5000.0), softbounds=(100.0, 2000.0),
-                               step=10.0, label="Duration (ms)", doc="Simulated time (ms).")
-    fi_max_pa = param.Number(1000.0, bounds=(10.0, 20000.0), softbounds=(100.0, 3000.0),
-                             step=50.0, label="f-I max current (pA)",
-                             doc="Largest constant current of the f-I curve (pA).")
+    dt_ms = param.Number(
+        0.05,
+        bounds=(0.005, 1.0),
+        softbounds=(0.01, 0.5),
+        step=0.005,
+        label="dt (ms)",
+        doc="Integration time step (ms).",
+    )
+    duration_ms = param.Number(
+        600.0,
+        bounds=(20.0, 5000.0),
+        softbounds=(100.0, 2000.0),
+        step=10.0,
+        label="Duration (ms)",
+        doc="Simulated time (ms).",
+    )
+    fi_max_pa = param.Number(
+        1000.0,
+        bounds=(10.0, 20000.0),
+        softbounds=(100.0, 3000.0),
+        step=50.0,
+        label="f-I max current (pA)",
+        doc="Largest constant current of the f-I curve (pA).",
+    )
     neuron = param.ClassSelector(class_=NeuronModel, doc="The neuron's parameters.")
     current = param.ClassSelector(class_=CurrentProtocol, doc="The injected current.")
 
     def __init__(self, **params: Any) -> None:
-        params.setdefault("current", CurrentProtocol(kind="step", amplitude=500.0,
-                                                     t_on=50.0, t_off=550.0))
+        params.setdefault(
+            "current", CurrentProtocol(kind="step", amplitude=500.0, t_on=50.0, t_off=550.0)
+        )
         super().__init__(**params)
         self.banner = ErrorBanner()
         self.pattern = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -160,7 +183,9 @@ class NeuronLab(DemoPage):
         self._neuron_controls[:] = [
             pn.Param(neuron, show_name=False, sizing_mode="stretch_width"),
             ExportPanel(
-                data=self.export_data, params=neuron, figure=lambda: self.trace_pane.object,
+                data=self.export_data,
+                params=neuron,
+                figure=lambda: self.trace_pane.object,
                 filename=f"neuron_lab_{neuron.model_name.lower()}",
             ),
         ]
@@ -197,7 +222,10 @@ class NeuronLab(DemoPage):
         spikes = rec["spikes"][:, 0] > 0
         v_shown = np.where(spikes, spike_display_value(neuron), rec["v"][:, 0])
         self.trace_pane.object = membrane_traces(
-            rec["t"], v_shown, labels=["V"], threshold_mv=float(neuron.v_th),
+            rec["t"],
+            v_shown,
+            labels=["V"],
+            threshold_mv=float(neuron.v_th),
             title=f"{self.model}: membrane potential",
         )
         on, off = self.current.stimulus_window(self.duration_ms)
@@ -209,8 +237,9 @@ class NeuronLab(DemoPage):
         )
         self.phase_pane.object = self._phase_plane(neuron, rec, float(np.max(rec["i_ext"])))
         currents = np.linspace(0.0, self.fi_max_pa, _FI_POINTS)
-        rates = fi_curve_rates(neuron, currents, dt=self.dt_ms, duration_ms=_FI_DURATION_MS,
-                               key=_KEY)
+        rates = fi_curve_rates(
+            neuron, currents, dt=self.dt_ms, duration_ms=_FI_DURATION_MS, key=_KEY
+        )
         self.fi_pane.object = fi_curve(currents, rates, title="f-I curve (constant current)")
 
     def _phase_plane(self, neuron: Any, rec: dict, i_stim: float) -> hv.Element:
@@ -243,16 +272,23 @@ class NeuronLab(DemoPage):
     # -- layout ------------------------------------------------------------------------------
     def __panel__(self) -> pn.viewable.Viewable:
         settings = pn.Param(
-            self, parameters=["model", "preset", "dt_ms", "duration_ms", "fi_max_pa"],
-            show_name=False, sizing_mode="stretch_width",
+            self,
+            parameters=["model", "preset", "dt_ms", "duration_ms", "fi_max_pa"],
+            show_name=False,
+            sizing_mode="stretch_width",
         )
         current = pn.Param(self.current, show_name=False, sizing_mode="stretch_width")
         sidebar = [
-            settings, "#### Injected current", current,
-            "#### Neuron parameters", self._neuron_controls,
+            settings,
+            "#### Injected current",
+            current,
+            "#### Neuron parameters",
+            self._neuron_controls,
         ]
         main = [
-            self.banner, self.pattern, self.trace_pane,
+            self.banner,
+            self.pattern,
+            self.trace_pane,
             pn.Row(self.phase_pane, self.fi_pane, sizing_mode="stretch_width"),
             ReproduceSection(self, self.banner),
         ]
@@ -267,8 +303,9 @@ class NeuronLab(DemoPage):
             progress(i / (len(presets) + 1), f"AdEx preset {preset['name']}")
             neuron = model_class("AdEx").from_preset(preset).build()
             current = CurrentProtocol.from_preset(preset)
-            rec = simulate_neuron(neuron, current.build(), dt_ms=dt,
-                                  duration_ms=float(preset["duration_ms"]))
+            rec = simulate_neuron(
+                neuron, current.build(), dt_ms=dt, duration_ms=float(preset["duration_ms"])
+            )
             spikes = rec["spikes"][:, 0] > 0
             on, off = current.stimulus_window(float(preset["duration_ms"]))
             label = classify_pattern(rec["t"][spikes], on, off)
@@ -289,7 +326,9 @@ class NeuronLab(DemoPage):
     def _judge(self, claim: Claim, metrics: dict) -> ClaimResult:
         value = metrics[claim.key]
         if claim.key == "patterns_matched":
-            wrong = [f"{n}: {got}≠{want}" for n, want, got in metrics["pattern_table"] if want != got]
+            wrong = [
+                f"{n}: {got}≠{want}" for n, want, got in metrics["pattern_table"] if want != got
+            ]
             return ClaimResult(claim, value, value == 1.0, "; ".join(wrong))
         return ClaimResult(claim, value, value <= 1.0)
 
@@ -299,8 +338,11 @@ def lif_closed_form_error_steps(dt_ms: float) -> float:
     lif = model_class("LIF")()
     currents = np.linspace(600.0, 3000.0, 12)
     rec = simulate_neuron(
-        lif.build(), CurrentProtocol(kind="constant").build(amplitude=jnp.asarray(currents)),
-        dt_ms=dt_ms, duration_ms=200.0, n=len(currents),
+        lif.build(),
+        CurrentProtocol(kind="constant").build(amplitude=jnp.asarray(currents)),
+        dt_ms=dt_ms,
+        duration_ms=200.0,
+        n=len(currents),
     )
     r = lif.tau_mem / lif.c_mem  # GΩ: pA * GΩ = mV
     t_star = -lif.tau_mem * np.log(1 - (lif.v_th - lif.v_rest) / (r * currents))

@@ -309,17 +309,11 @@ class BeePathIntegrationPage(DemoPage):
 
     # -- reactions ---------------------------------------------------------------------------
     def _on_param(self, *events: Any) -> None:
-        try:
-            self.model.validate()
-        except ValueError as err:
-            self.loop.pause()
-            self.banner.show(str(err))
-            return
-        self.banner.clear()
-        names = {e.name for e in events}
-        if self.model.structure_key() != self._structure or names & {"n_inbound", "route_seed"}:
-            self.loop.reset()  # rebuilds in _on_reset once no chunk is running
+        new_journey = bool({e.name for e in events} & {"n_inbound", "route_seed"})
+        change = self.live_change(self.model, self.loop, self.banner, rebuild=new_journey)
+        if change == "rebuild":
             self.es_loop.reset()
+        if change != "update":
             return
         self._circuit = self.model.build()  # same shapes: traced values only, no recompile
         self._flying = self._journey_circuit()
