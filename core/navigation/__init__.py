@@ -12,7 +12,7 @@ from .agent import (
     replay_route,
     wrap_angle,
 )
-from .circuit import POPULATIONS, AbstractCircuit, CXOutput, CXState, optic_flow
+from .circuit import POPULATIONS, AbstractCircuit, CXOutput, CXState, TunedCircuit, optic_flow
 from .journey import (
     HOMING_THRESHOLD,
     JourneyRecord,
@@ -43,6 +43,7 @@ __all__ = [
     "JourneySummary",
     "RateCX",
     "Route",
+    "TunedCircuit",
     "advance_journey",
     "decode_memory",
     "distance_scale",

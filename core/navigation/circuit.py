@@ -8,9 +8,12 @@ integration and steering. ``rotation(motor)`` turns its motor output into a turn
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from .wiring import TN_PREFERENCE
@@ -89,3 +92,42 @@ class AbstractCircuit(eqx.Module):
     def step_ms(self) -> float:
         """Biological time one agent step represents (ms); 0 for the time-free rate model."""
         return 0.0
+
+
+def _tuned(default: float) -> Any:
+    return eqx.field(default=default, converter=f32, kw_only=True)
+
+
+class TunedCircuit(AbstractCircuit):
+    """The tuned parameters both realisations share (Stone et al. 2017's values; traced,
+    dimensionless): sigmoid slope and bias of TL2, CL1, TB1, CPU4 and CPU1, the CL1 share
+    ``cl1_proportion`` of TB1's input, the neuron ``noise``, CPU4 ``memory_gain`` and
+    ``memory_leak`` per agent step, and the homing ``turn_gain`` (rad per motor unit)."""
+
+    noise: Float[Array, ""] = _tuned(0.1)
+    tl2_slope: Float[Array, ""] = _tuned(6.8)
+    tl2_bias: Float[Array, ""] = _tuned(3.0)
+    cl1_slope: Float[Array, ""] = _tuned(3.0)
+    cl1_bias: Float[Array, ""] = _tuned(-0.5)
+    tb1_slope: Float[Array, ""] = _tuned(5.0)
+    tb1_bias: Float[Array, ""] = _tuned(0.0)
+    cpu4_slope: Float[Array, ""] = _tuned(5.0)
+    cpu4_bias: Float[Array, ""] = _tuned(2.5)
+    cpu1_slope: Float[Array, ""] = _tuned(5.0)
+    cpu1_bias: Float[Array, ""] = _tuned(2.5)
+    cl1_proportion: Float[Array, ""] = _tuned(0.667)
+    memory_gain: Float[Array, ""] = _tuned(0.005)
+    memory_leak: Float[Array, ""] = _tuned(0.0)
+    turn_gain: Float[Array, ""] = _tuned(1.0)
+
+    def __check_init__(self):
+        for name in ("noise", "memory_gain", "memory_leak"):
+            value = getattr(self, name)
+            if not isinstance(value, jax.core.Tracer) and np.any(np.asarray(value) < 0):
+                raise ValueError(
+                    f"{type(self).__name__}: `{name}` must be >= 0, got {np.asarray(value).tolist()}"
+                )
+
+    def rotation(self, motor: Array) -> Array:
+        """Turn (rad) commanded by the motor output."""
+        return self.turn_gain * motor

@@ -28,40 +28,18 @@ freezes it. Every field is a traced array: changing a value never recompiles.
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, PRNGKeyArray
 
 from . import wiring
-from .circuit import AbstractCircuit, CXOutput, CXState, f32, optic_flow
+from .circuit import CXOutput, CXState, TunedCircuit, optic_flow
 
 
-class RateCX(AbstractCircuit):
-    """Stone et al.'s rate circuit with its tuned parameters (all dimensionless, traced)."""
-
-    noise: Float[Array, ""] = eqx.field(default=0.1, converter=f32)
-    tl2_slope: Float[Array, ""] = eqx.field(default=6.8, converter=f32)
-    tl2_bias: Float[Array, ""] = eqx.field(default=3.0, converter=f32)
-    cl1_slope: Float[Array, ""] = eqx.field(default=3.0, converter=f32)
-    cl1_bias: Float[Array, ""] = eqx.field(default=-0.5, converter=f32)
-    tb1_slope: Float[Array, ""] = eqx.field(default=5.0, converter=f32)
-    tb1_bias: Float[Array, ""] = eqx.field(default=0.0, converter=f32)
-    cpu4_slope: Float[Array, ""] = eqx.field(default=5.0, converter=f32)
-    cpu4_bias: Float[Array, ""] = eqx.field(default=2.5, converter=f32)
-    cpu1_slope: Float[Array, ""] = eqx.field(default=5.0, converter=f32)
-    cpu1_bias: Float[Array, ""] = eqx.field(default=2.5, converter=f32)
-    cl1_proportion: Float[Array, ""] = eqx.field(default=0.667, converter=f32)
-    memory_gain: Float[Array, ""] = eqx.field(default=0.005, converter=f32)
-    memory_leak: Float[Array, ""] = eqx.field(default=0.0, converter=f32)
-    turn_gain: Float[Array, ""] = eqx.field(default=1.0, converter=f32)
-
-    def __check_init__(self):
-        for name in ("noise", "memory_gain", "memory_leak"):
-            value = getattr(self, name)
-            if not isinstance(value, jax.core.Tracer) and np.any(np.asarray(value) < 0):
-                raise ValueError(f"RateCX: `{name}` must be >= 0, got {np.asarray(value).tolist()}")
+class RateCX(TunedCircuit):
+    """Stone et al.'s rate circuit with its tuned parameters (all dimensionless, traced; see
+    :class:`~.circuit.TunedCircuit`)."""
 
     def init_state(self, *, key: PRNGKeyArray) -> CXState:
         """TB1 silent, memory at its midpoint 0.5 (as in Stone et al.)."""
@@ -106,10 +84,6 @@ class RateCX(AbstractCircuit):
         activity = jnp.concatenate([tl2, cl1, tb1, tn1, tn2, cpu4, cpu1])
         out = CXOutput(tb1=tb1, memory=memory, cpu4=cpu4, cpu1=cpu1, motor=motor, activity=activity)
         return CXState(tb1=tb1, memory=memory), out
-
-    def rotation(self, motor: Array) -> Array:
-        """Turn (rad) commanded by the motor output."""
-        return self.turn_gain * motor
 
 
 _SPLITS = [16, 32, 40, 42, 44, 60]

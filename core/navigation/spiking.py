@@ -47,7 +47,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ..neurons import LIF, AdEx
 from . import wiring
-from .circuit import AbstractCircuit, CXOutput, f32, optic_flow
+from .circuit import CXOutput, TunedCircuit, f32, optic_flow
 
 R_MAX_HZ = 200.0
 N = 76
@@ -162,12 +162,12 @@ def quantise_weights(weights: Array, bits: Array) -> Array:
     return jnp.where(bits > 0, quantised, weights)
 
 
-class SpikingCX(AbstractCircuit):
+class SpikingCX(TunedCircuit):
     """The spiking path-integration circuit (see the module docstring).
 
     ``neuron``: an LIF or AdEx population of 76 (per-neuron parameter arrays allowed, e.g.
     with fixed-pattern mismatch); ``current_offset``/``current_gain`` (76,) pA from
-    :func:`calibrate_current_map`; slopes/biases/gains as in :class:`RateCX`; ``noise``:
+    :func:`calibrate_current_map`; slopes, biases and gains of :class:`~.circuit.TunedCircuit`; ``noise``:
     white input-current noise whose average over 10 ms has a standard deviation of
     ``4 * noise`` input units (the rate model's output noise over the sigmoid's peak slope);
     ``weight_bits`` (0 = analog) and ``weight_mismatch`` (76, 76, multiplicative) model the
@@ -180,21 +180,6 @@ class SpikingCX(AbstractCircuit):
     weight_mismatch: Float[Array, "76 76"]
     dt: float = eqx.field(static=True, default=1.0)
     n_substeps: int = eqx.field(static=True, default=20)
-    noise: Float[Array, ""] = eqx.field(default=0.1, converter=f32)
-    tl2_slope: Float[Array, ""] = eqx.field(default=6.8, converter=f32)
-    tl2_bias: Float[Array, ""] = eqx.field(default=3.0, converter=f32)
-    cl1_slope: Float[Array, ""] = eqx.field(default=3.0, converter=f32)
-    cl1_bias: Float[Array, ""] = eqx.field(default=-0.5, converter=f32)
-    tb1_slope: Float[Array, ""] = eqx.field(default=5.0, converter=f32)
-    tb1_bias: Float[Array, ""] = eqx.field(default=0.0, converter=f32)
-    cpu4_slope: Float[Array, ""] = eqx.field(default=5.0, converter=f32)
-    cpu4_bias: Float[Array, ""] = eqx.field(default=2.5, converter=f32)
-    cpu1_slope: Float[Array, ""] = eqx.field(default=5.0, converter=f32)
-    cpu1_bias: Float[Array, ""] = eqx.field(default=2.5, converter=f32)
-    cl1_proportion: Float[Array, ""] = eqx.field(default=0.667, converter=f32)
-    memory_gain: Float[Array, ""] = eqx.field(default=0.005, converter=f32)
-    memory_leak: Float[Array, ""] = eqx.field(default=0.0, converter=f32)
-    turn_gain: Float[Array, ""] = eqx.field(default=1.0, converter=f32)
     weight_bits: Float[Array, ""] = eqx.field(default=0.0, converter=f32)
     tau_trace: Float[Array, ""] = eqx.field(default=10.0, converter=f32)
     r_max_hz: Float[Array, ""] = eqx.field(default=R_MAX_HZ, converter=f32)
@@ -307,10 +292,6 @@ class SpikingCX(AbstractCircuit):
             tb1=rates[TB1], memory=memory, cpu4=rates[CPU4], cpu1=cpu1, motor=motor, activity=counts
         )
         return SpikingState(neurons=neurons, spikes=spikes, tb1_trace=trace, memory=memory), out
-
-    def rotation(self, motor: Array) -> Array:
-        """Turn (rad) commanded by the motor output."""
-        return self.turn_gain * motor
 
 
 def calibrated_currents(
