@@ -60,7 +60,8 @@ EXPLANATION = """
 Press **▶ Play**. The grey disc is the agent; the blue and red rings are where the **phasor**
 code and the **spiking** code (oscillators whose spike times carry the phases) think it is — integrated
 from self-motion alone, no landmarks. Rate maps of four grid cells (one per module) fill in as
-the agent covers the arena; every few seconds their autocorrelograms and gridness scores update
+the agent covers the arena; once it has walked 2,000 steps (~40 s of walk, ~10 s at 4x speed), their
+autocorrelograms and gridness scores appear and then update every few seconds
 (> 0.3–0.5 is "grid-like"). Add **phase noise**: without the **attractor cleanup** the code
 decoheres and the decoded position jumps; with it the error stays small. **Velocity noise** is
 on the manifold, so nothing can correct it: the error random-walks. Spacing and ratio sliders
@@ -273,6 +274,9 @@ class GridCellsPage(DemoPage):
             )
         if self._gridness_text:
             parts.append(f"{self.realisation} {self._gridness_text}")
+        elif (missing := MIN_SAMPLES_FOR_GRIDNESS - self._acc.samples) > 0:
+            walk_s = missing * float(self.model.dt_ms) / 1000
+            parts.append(f"autocorrelograms after {walk_s:.0f} s more walk")
         return " · ".join(parts)
 
     # -- reactions -----------------------------------------------------------------------
@@ -353,7 +357,8 @@ class GridCellsPage(DemoPage):
         maps = pn.Column(
             "**Rate maps** (grey: not visited yet)",
             pn.Row(*[pn.pane.Bokeh(f) for f in self.rate_maps.figures]),
-            "**Spatial autocorrelograms** (updated every few seconds)",
+            f"**Spatial autocorrelograms** (from {MIN_SAMPLES_FOR_GRIDNESS:,} walk steps on, "
+            "then every few seconds)",
             pn.Row(*[pn.pane.Bokeh(f) for f in self.autocorrs.figures]),
         )
         main = [

