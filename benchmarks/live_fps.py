@@ -102,6 +102,7 @@ def main(window_s: float = 8.0, pages: tuple[str, ...] = PAGES) -> dict:
         try:
             for slug in pages:
                 with serve_app() as server:
+                    server.wait_for_warm_up()  # steady state: no page compiling beside the stream
                     result["pages"][slug] = measure_page(
                         browser, f"{server.base}/app?page={slug}", window_s, server.proc.pid
                     )

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .warmup import WARM_UP_DONE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = REPO_ROOT / "app"
 
@@ -87,6 +89,19 @@ class Server:
     @property
     def app_url(self) -> str:
         return f"{self.base}/app"
+
+    def wait_for_warm_up(self, timeout_s: float = 900.0) -> None:
+        """Block until the server has warmed every page (its log says so): timed checks then
+        see a warmed server, not one compiling every page beside them. Raises
+        :class:`ServerError` after ``timeout_s`` or if the server exits."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if WARM_UP_DONE in self.log_path.read_text(errors="replace"):
+                return
+            if self.proc.poll() is not None:
+                raise ServerError(f"panel serve exited during warm-up\n{self.log_tail()}")
+            time.sleep(0.5)
+        raise ServerError(f"page warm-up not done after {timeout_s:.0f} s\n{self.log_tail()}")
 
     def page_url(self, slug: str, **query: Any) -> str:
         """``/app?page=<slug>&k=v...``."""

@@ -17,6 +17,9 @@ from collections.abc import Iterable
 
 log = logging.getLogger("snnviz.app")
 
+#: Logged once every page has been warmed (tests and benchmarks wait for it).
+WARM_UP_DONE = "snnviz: warm-up done"
+
 _lock = threading.Lock()
 _done: dict[str, threading.Event] = {}
 _started: set[str] = set()
@@ -50,7 +53,7 @@ def start_warm_up(slugs: Iterable[str]) -> threading.Thread:
                 )
             finally:
                 _done[slug].set()
-        log.info("snnviz: warm-up done in %.2f s", time.perf_counter() - total)
+        log.info("%s in %.2f s", WARM_UP_DONE, time.perf_counter() - total)
 
     thread = threading.Thread(target=run, name="snnviz-warm-up", daemon=True)
     thread.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -70,22 +69,11 @@ def panel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("panel_server") / "server.log"
     try:
         with serve_app(log_path=log_path, timeout_s=SERVER_START_TIMEOUT_S) as server:
-            _wait_for_warm_up(log_path)
+            # timed browser checks must see a warmed server, not one compiling every page
+            server.wait_for_warm_up()
             yield server.base
     except ServerError as err:  # pytest does not throw test failures into fixtures
         pytest.fail(str(err))
-
-
-def _wait_for_warm_up(log_path, timeout_s: float = 900.0) -> None:
-    """Wait until the server has compiled every page (its log says "warm-up done"), so timed
-    browser checks see a warmed server rather than one compiling all pages beside them (with an
-    empty compile cache that takes minutes on two cores); cold start has its own benchmark."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if "snnviz: warm-up done" in log_path.read_text(errors="replace"):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"the server's page warm-up did not finish within {timeout_s:.0f} s")
 
 
 @pytest.fixture(scope="session")
