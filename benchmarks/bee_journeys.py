@@ -25,13 +25,13 @@ Run: ``python -m benchmarks.bee_journeys [--repeats 3] [--steps 500]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks._output import write_result
 from benchmarks.engine_throughput import machine_info
 
 POPULATION = 64
@@ -164,11 +164,7 @@ def _cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(RESULTS / "bee_journeys.json"))
     args = parser.parse_args(argv)
     result = main(args.repeats, args.steps)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(format_table(result))
-    print(f"wrote {out}")
+    write_result(result, args.out, format_table(result))
 
 
 if __name__ == "__main__":

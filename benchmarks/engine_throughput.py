@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._output import write_result
+
 N_IN, N_OUT, N_STEPS = 1000, 1000, 1000
 DT_MS, RATE_HZ = 1.0, 20.0
 BATCHES = (1, 32)
@@ -619,11 +621,7 @@ def _cli(argv: list[str] | None = None) -> None:
         Path(args.out).write_text(json.dumps(res, indent=1))
         return
     result = main(args.repeats, tuple(args.batches), args.external_python, not args.no_crossover)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(format_table(result))
-    print(f"wrote {out}")
+    write_result(result, args.out, format_table(result))
 
 
 if __name__ == "__main__":

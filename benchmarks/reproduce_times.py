@@ -14,13 +14,14 @@ Run: ``python -m benchmarks.reproduce_times [--only SLUG ...] [--repeats 2]``; w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks._output import write_result
 
 BUDGET_S = 60.0
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -88,11 +89,7 @@ def _cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(RESULTS / "reproduce_times.json"))
     args = parser.parse_args(argv)
     result = main(args.only, args.repeats)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(format_table(result))
-    print(f"wrote {out}")
+    write_result(result, args.out, format_table(result))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._output import write_result
 from benchmarks.engine_throughput import machine_info
 
 WORKLOADS = {
@@ -422,11 +423,7 @@ def _cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--external-python", default=None, help="python of a venv with spyx")
     args = parser.parse_args(argv)
     result = main(args.repeats, tuple(args.batches), args.external_python)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(format_table(result))
-    print(f"wrote {out}")
+    write_result(result, args.out, format_table(result))
 
 
 if __name__ == "__main__":

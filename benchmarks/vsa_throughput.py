@@ -29,7 +29,6 @@ Run: ``python -m benchmarks.vsa_throughput [--repeats 15]``; writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._output import write_result
 from benchmarks.engine_throughput import machine_info
 
 DIM = 1024
@@ -246,11 +246,7 @@ def _cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(RESULTS / "vsa_throughput.json"))
     args = parser.parse_args(argv)
     result = main(args.repeats)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(format_table(result))
-    print(f"wrote {out}")
+    write_result(result, args.out, format_table(result))
 
 
 if __name__ == "__main__":
