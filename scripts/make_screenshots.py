@@ -35,12 +35,12 @@ from benchmarks._browser import (  # noqa: E402
 ASSETS = ROOT / "assets"
 THUMBNAILS = ASSETS / "thumbnails"
 
-# Rendered and idle: every live plot has a canvas and Bokeh has nothing left to lay out.
-_SETTLED_JS = """
+# Rendered: every live plot has a canvas; settled: Bokeh also has nothing left to lay out.
+_RENDERED_JS = """
 () => window.Bokeh && Bokeh.documents.length > 0 && window.snnviz &&
-      snnviz.plots().length > 0 && snnviz.visibleCanvases().length >= snnviz.plots().length &&
-      Bokeh.documents.every(d => d.is_idle !== false)
+      snnviz.plots().length > 0 && snnviz.visibleCanvases().length >= snnviz.plots().length
 """
+_SETTLED_JS = f"() => ({_RENDERED_JS})() && Bokeh.documents.every(d => d.is_idle !== false)"
 # The union of the visible plot canvases inside the viewport: [x0, y0, x1, y1] (CSS px).
 _PLOTS_BOX_JS = """
 () => {
@@ -108,6 +108,15 @@ def plots_clip(page, aspect: float, pad: float = 12.0) -> dict[str, float] | Non
     return {"x": x0, "y": y0, "width": width, "height": height}
 
 
+def wait_until_settled(page, timeout_ms: float = 20_000) -> None:
+    """Wait for the plots to render and Bokeh to go idle; a page whose document never reports
+    idle (some widgets keep it busy) is shot once its plots have rendered."""
+    try:
+        page.wait_for_function(_SETTLED_JS, timeout=timeout_ms, polling=100)
+    except Exception:  # playwright's TimeoutError
+        page.wait_for_function(_RENDERED_JS, timeout=60_000, polling=100)
+
+
 def shoot_page(
     page, url: str, *, play_seconds: float, crop_aspect: float | None = 1.6
 ) -> tuple[bytes, dict]:
@@ -119,7 +128,7 @@ def shoot_page(
     start = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded")
     wait_for_plots(page, 1, timeout_ms=120_000)
-    page.wait_for_function(_SETTLED_JS, timeout=60_000, polling=100)
+    wait_until_settled(page)
     info = {"load_s": round(time.perf_counter() - start, 2), "played_s": 0.0, "frames": 0}
     play = page.get_by_role("button", name=re.compile("Play"))
     if play.count():
@@ -132,7 +141,7 @@ def shoot_page(
         info["played_s"] = play_seconds
         info["frames"] = page.evaluate("() => snnviz.streams.length")
     page.mouse.move(0, 0)  # no hover tooltips in the picture
-    page.wait_for_function(_SETTLED_JS, timeout=60_000, polling=100)
+    wait_until_settled(page)
     clip = plots_clip(page, crop_aspect) if crop_aspect else None
     info["clip"] = clip and {k: round(v) for k, v in clip.items()}
     return page.screenshot(full_page=False, clip=clip), info
