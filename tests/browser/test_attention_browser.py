@@ -1,7 +1,10 @@
 """The plasticity and attention pages (issue 6) in a real browser: a device slider re-renders
-the gain-cell attention maps."""
+the gain-cell attention maps; a typed few-shot prompt is answered by the plastic-attention
+transformer, and a malformed one shows the error banner."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -38,4 +41,32 @@ def test_gain_cell_window_slider_changes_the_chip_map(browser_page, app_url: str
         polling=100,
     )
     bp.screenshot(f"{slug}_window_4")
+    bp.assert_no_errors()
+
+
+def _set_prompt(bp, text: str) -> None:
+    found = bp.js(
+        """(text) => {
+          const box = snnviz.models().filter(m => /TextInput$/.test(m.type) && m.title === "Prompt");
+          if (box.length) box[0].value = text;
+          return box.length;
+        }""",
+        text,
+    )
+    assert found == 1, "no 'Prompt' text input on the in-context learning page"
+    bp.page.get_by_role("button", name="Run prompt").click()
+
+
+def test_typed_prompt_is_answered_in_context(browser_page, app_url: str) -> None:
+    slug = "finkbeiner2024_icl"
+    assert slug in PAGES, f"{slug} is not registered in the gallery"
+    bp = browser_page
+    bp.open(f"{app_url}?page={slug}", canvases=2)
+    _set_prompt(bp, "A:2 B:5 C:1 A:2 B:5 C:1 | B?")
+    answer = bp.page.get_by_text(re.compile(r"B\? → label [1-5]"))
+    answer.wait_for(timeout=60_000)
+    bp.screenshot(f"{slug}_answered")
+    # labels outside 1..5 are a clear error on the page, not a crash
+    _set_prompt(bp, "A:9 | A?")
+    bp.page.get_by_text(re.compile("labels are 1")).first.wait_for(timeout=30_000)
     bp.assert_no_errors()
