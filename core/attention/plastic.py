@@ -212,13 +212,10 @@ class FixedPointFormat(eqx.Module):
 
 
 def quantise_to(x: Array, value_range: Array, bits: int, key: Array | None = None) -> Array:
-    """``x`` on the signed ``bits`` grid spanning ``[-value_range, value_range]``: nearest
-    rounding without ``key``, unbiased stochastic rounding with one (straight-through gradient).
-
-    Wraps :func:`~snnviz.core.plasticity.fixedpoint.quantise` on the unit range so that the
-    range may be a traced array."""
-    scale = jnp.asarray(value_range, x.dtype)
-    return scale * quantise(x / scale, bits=bits, x_max=1.0, key=key)
+    """``x`` on the signed ``bits`` grid spanning ``[-value_range, value_range]`` (a traced
+    range): :func:`~snnviz.core.plasticity.fixedpoint.quantise`, nearest rounding without
+    ``key``, unbiased stochastic rounding with one (straight-through gradient)."""
+    return quantise(x, bits=bits, x_max=value_range, key=key)
 
 
 class PlasticTrace(NamedTuple):

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ..neurons._checks import check_positive
+from ..neurons._checks import check_order, check_positive
 
 
 def _straight_through(x: Array, rounded: Array) -> Array:
@@ -54,35 +54,37 @@ def stochastic_round(x: ArrayLike, key: Array) -> Array:
 
 
 def quantise_levels(
-    x: ArrayLike, *, levels: int, lo: float, hi: float, key: Array | None = None
+    x: ArrayLike, *, levels: int, lo: ArrayLike, hi: ArrayLike, key: Array | None = None
 ) -> Array:
     """Snap ``x`` to ``levels`` evenly spaced values in ``[lo, hi]`` (clipped first).
 
     Nearest rounding without ``key``, stochastic rounding with one. Gradient: identity inside
-    ``[lo, hi]``, zero outside (straight-through estimator). E.g. a gain cell's stored key with
+    ``[lo, hi]``, zero outside (straight-through estimator). ``lo`` and ``hi`` may be traced
+    (a range that a slider moves does not recompile); ``levels`` is static. E.g. a gain cell's stored key with
     8 levels in [0, 0.9]: ``quantise_levels(k, levels=8, lo=0.0, hi=0.9)``.
     """
     _check_positive_int("levels", levels, 2)
-    if not hi > lo:
-        raise ValueError(f"need lo < hi, got lo={lo!r}, hi={hi!r}")
+    check_order("quantise_levels", "lo", lo, "hi", hi)
     x = _as_float(x)
+    lo, hi = jnp.asarray(lo, x.dtype), jnp.asarray(hi, x.dtype)
     step = (hi - lo) / (levels - 1)
     clipped = jnp.clip(x, lo, hi)
     grid = lo + step * jnp.clip(_round((clipped - lo) / step, key), 0, levels - 1)
     return _straight_through(clipped, grid)
 
 
-def quantise(x: ArrayLike, *, bits: int, x_max: float, key: Array | None = None) -> Array:
+def quantise(x: ArrayLike, *, bits: int, x_max: ArrayLike, key: Array | None = None) -> Array:
     """Signed fixed point with ``bits`` bits: values ``n * x_max / L`` for integers
     ``|n| <= L = 2**(bits - 1) - 1`` (symmetric, zero representable), clipped to ``+-x_max``.
 
     Nearest rounding without ``key``, stochastic with one; straight-through gradient inside the
     range. ``bits=8`` gives 255 levels (the sign-magnitude range of an 8-bit Loihi weight).
+    ``x_max`` may be traced; ``bits`` is static.
     """
     _check_positive_int("bits", bits, 2)
-    if not x_max > 0:
-        raise ValueError(f"x_max must be > 0, got {x_max!r}")
+    check_positive("quantise", "x_max", x_max, "")
     largest = 2 ** (bits - 1) - 1
+    x_max = jnp.asarray(x_max, _as_float(x).dtype)
     return quantise_levels(x, levels=2 * largest + 1, lo=-x_max, hi=x_max, key=key)
 
 

@@ -93,5 +93,17 @@ def test_bad_formats_are_rejected():
         quantise(1.0, bits=1, x_max=1.0)
     with pytest.raises(ValueError, match="x_max"):
         quantise(1.0, bits=8, x_max=0.0)
-    with pytest.raises(ValueError, match="lo < hi"):
+    with pytest.raises(ValueError, match="must be below"):
         quantise_levels(1.0, levels=4, lo=1.0, hi=1.0)
+
+
+def test_traced_ranges_do_not_recompile():
+    from tests.helpers import count_compilations
+
+    fn = jax.jit(lambda x, r: quantise(x, bits=6, x_max=r))
+    x = jnp.linspace(-2.0, 2.0, 9)
+    fn(x, 1.0)
+    with count_compilations() as log:
+        q = fn(x, 2.0)
+    assert log.matching("lambda") == 0, log.names
+    np.testing.assert_allclose(np.asarray(q), np.asarray(quantise(x, bits=6, x_max=2.0)), atol=1e-6)
