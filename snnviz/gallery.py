@@ -50,6 +50,7 @@ PAGES: dict[str, str] = {
     "krausse2025_queries": "snnviz.pages.krausse2025_queries:VSAQueriesPage",
     "cotteret2025_fsm": "snnviz.pages.cotteret2025_fsm:VSAStateMachinePage",
     "schreiber2023_bee": "snnviz.pages.schreiber2023_bee:BeePathIntegrationPage",
+    "stewart2024_oneshot": "snnviz.pages.stewart2024_oneshot:OneShotPlasticityPage",
     "finkbeiner2024_icl": "snnviz.pages.finkbeiner2024_icl:InContextAttentionPage",
     "leroux2025_gaincell": "snnviz.pages.leroux2025_gaincell:GainCellAttentionPage",
 }

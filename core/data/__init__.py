@@ -1,4 +1,6 @@
-"""Data sets generated in code (no downloads): Yin-Yang, scikit-learn's bundled digits."""
+"""Data sets generated in code (no downloads): Yin-Yang, scikit-learn's bundled digits, digits as
+event-camera streams (:mod:`.event_digits`), procedurally drawn symbols (:mod:`.symbols`) and
+generated English-like text (:mod:`.text`)."""
 
 from .digits import Digits as Digits
 from .digits import digits as digits

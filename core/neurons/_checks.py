@@ -30,6 +30,4 @@ def check_order(owner: str, low: str, low_value, high: str, high_value) -> None:
     """Raise ``ValueError`` unless ``low_value < high_value`` everywhere (when concrete)."""
     lo, hi = _concrete(low_value), _concrete(high_value)
     if lo is not None and hi is not None and not np.all(lo < hi):
-        raise ValueError(
-            f"{owner}: `{low}` ({lo.tolist()}) must be below `{high}` ({hi.tolist()})"
-        )
+        raise ValueError(f"{owner}: `{low}` ({lo.tolist()}) must be below `{high}` ({hi.tolist()})")

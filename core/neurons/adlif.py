@@ -47,8 +47,9 @@ class AdLIF(LIF):
 
     def init_state(self, shape: tuple[int, ...] = ()) -> AdLIFState:
         base = super().init_state(shape)
-        return AdLIFState(v=base.v, i_syn=base.i_syn, w=jnp.zeros(shape, jnp.float32),
-                          refractory=base.refractory)
+        return AdLIFState(
+            v=base.v, i_syn=base.i_syn, w=jnp.zeros(shape, jnp.float32), refractory=base.refractory
+        )
 
     def dvdt(self, v: Array, w: Array, i_ext: Array = 0.0, i_syn: Array = 0.0) -> Array:
         """Membrane velocity (mV/ms) at ``(V, w)``, for phase-plane vector fields."""

@@ -72,7 +72,9 @@ class LIF(eqx.Module):
     def init_state(self, shape: tuple[int, ...] = ()) -> LIFState:
         """Resting state: ``V = v_rest``, no synaptic current, not refractory."""
         v = jnp.broadcast_to(self.v_rest, shape).astype(jnp.float32)
-        return LIFState(v=v, i_syn=jnp.zeros(shape, jnp.float32), refractory=jnp.zeros(shape, jnp.int32))
+        return LIFState(
+            v=v, i_syn=jnp.zeros(shape, jnp.float32), refractory=jnp.zeros(shape, jnp.int32)
+        )
 
     def linear_system(self) -> tuple[Array, Array]:
         """``(A, B)`` of the sub-threshold dynamics in ``x = (V - E_L, I_syn)``, input ``I_ext``."""

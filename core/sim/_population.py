@@ -70,7 +70,9 @@ class _PreparedPopulation(eqx.Module):
             i_ext = i_ext + drive_t
         if sys.poisson_input:
             key, sub = jax.random.split(key)
-            syn_in = sys.poisson_weight * poisson_counts(sub, sys.poisson_rate_hz, sys.dt, sys.shape)
+            syn_in = sys.poisson_weight * poisson_counts(
+                sub, sys.poisson_rate_hz, sys.dt, sys.shape
+            )
         else:
             syn_in = jnp.zeros(sys.shape, jnp.float32)
         neuron_state, spikes = self.step(state.neuron, syn_in, i_ext)

@@ -69,6 +69,18 @@ class DemoPage(pn.viewable.Viewer):
 
         self.param.watch(replaced, "model")
 
+    def _guard(self, action: Callable[[], Any]) -> bool:
+        """Run ``action``; a ``ValueError`` or ``FloatingPointError`` (bad input, a model that
+        blew up) goes to the page's ``banner`` instead of the server log. True on success
+        (the banner is cleared)."""
+        try:
+            action()
+        except (ValueError, FloatingPointError) as err:
+            self.banner.show(str(err))
+            return False
+        self.banner.clear()
+        return True
+
     def live_change(self, model: Any, loop: Any, banner: Any, *, rebuild: bool = False) -> str:
         """The first reaction of a live page to a parameter change of ``model``.
 

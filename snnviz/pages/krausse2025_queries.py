@@ -187,15 +187,6 @@ class VSAQueriesPage(DemoPage):
             page.query = query
 
     # -- reactions -------------------------------------------------------------------------
-    def _guard(self, action: Any) -> bool:
-        try:
-            action()
-        except (ValueError, FloatingPointError) as err:
-            self.banner.show(str(err))
-            return False
-        self.banner.clear()
-        return True
-
     def _on_scene(self, *_: Any) -> None:
         if self._guard(self._rebuild_scene) and self.query in SCENE_QUERIES:
             self._guard(self._answer)

@@ -218,15 +218,6 @@ class GainCellAttentionPage(DemoPage):
         lm.evaluate(page.session.untrained, lm.ideal_kernels(CONFIG), CONFIG)
 
     # -- reactions ---------------------------------------------------------------------------
-    def _guard(self, action: Any) -> bool:
-        try:
-            action()
-        except (ValueError, FloatingPointError) as err:
-            self.banner.show(str(err))
-            return False
-        self.banner.clear()
-        return True
-
     def _on_device(self, *_: Any) -> None:
         self._guard(self._draw_maps)
 

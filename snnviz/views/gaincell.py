@@ -90,11 +90,19 @@ def metric_bars(metrics: Mapping[str, Mapping[str, float]], title: str = "") -> 
             title=f"{title} test perplexity (lower is better)".strip(),
             color="#4c72b0",
             height=HEIGHT + 60,
+            responsive=False,
+            width=460,
         )
         + styled(
-            acc, xrotation=30, title="next-character accuracy", color="#55a868", height=HEIGHT + 60
+            acc,
+            xrotation=30,
+            title="next-character accuracy",
+            color="#55a868",
+            height=HEIGHT + 60,
+            responsive=False,
+            width=460,
         )
-    ).cols(2)
+    ).cols(2)  # fixed widths: responsive plots in one layout pane collapse when served
 
 
 def loss_curves(losses: Mapping[str, np.ndarray], title: str = "fine-tuning loss") -> hv.Overlay:

@@ -1,6 +1,7 @@
 """The plasticity and attention pages (issue 6) in a real browser: a device slider re-renders
 the gain-cell attention maps; a typed few-shot prompt is answered by the plastic-attention
-transformer, and a malformed one shows the error banner."""
+transformer, and a malformed one shows the error banner; a one-shot episode plays its plastic
+weights."""
 
 from __future__ import annotations
 
@@ -69,4 +70,31 @@ def test_typed_prompt_is_answered_in_context(browser_page, app_url: str) -> None
     # labels outside 1..5 are a clear error on the page, not a crash
     _set_prompt(bp, "A:9 | A?")
     bp.page.get_by_text(re.compile("labels are 1")).first.wait_for(timeout=30_000)
+    bp.assert_no_errors()
+
+
+def test_one_shot_episode_plays_the_plastic_weights(browser_page, app_url: str) -> None:
+    slug = "stewart2024_oneshot"
+    assert slug in PAGES, f"{slug} is not registered in the gallery"
+    bp = browser_page
+    bp.open(f"{app_url}?page={slug}", canvases=2)
+    run = bp.page.get_by_role("button", name="Run episode")
+    run.wait_for(timeout=60_000)
+    weights_title = """() => snnviz.plots().map(p => p.title && p.title.text)
+                              .find(t => t && t.startsWith("plastic weights"))"""
+    before = bp.js(weights_title)
+    assert before, "no plastic-weights plot on the one-shot page"
+    run.click()
+    # the episode is recomputed and plays: the weights plot moves through the learning steps
+    bp.page.wait_for_function(
+        f"""(old) => {{
+              const t = ({weights_title})();
+              const m = t && t.match(/step (\\d+)\\//);
+              return t !== old && m && Number(m[1]) >= 5;
+            }}""",
+        arg=before,
+        timeout=90_000,
+        polling=100,
+    )
+    bp.screenshot(f"{slug}_episode")
     bp.assert_no_errors()

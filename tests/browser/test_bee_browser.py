@@ -19,9 +19,7 @@ def test_one_journey_flies_out_and_home(browser_page, app_url: str) -> None:
     bp.js("() => snnviz.hookUpdates()")
     bp.page.get_by_role("button", name="Run one journey").click()
     # the readout (a Markdown pane in shadow DOM: Playwright's locators pierce it)
-    bp.page.get_by_text(re.compile(r"step \d+ / 3000 \(outbound\)")).first.wait_for(
-        timeout=60_000
-    )
+    bp.page.get_by_text(re.compile(r"step \d+ / 3000 \(outbound\)")).first.wait_for(timeout=60_000)
     bp.page.get_by_text(re.compile(r"\(homing\)")).first.wait_for(timeout=120_000)
     bp.page.get_by_text(re.compile(r"step 3000 / 3000")).first.wait_for(timeout=120_000)
     assert bp.js("() => snnviz.updatesSince(0)") > 10, "the journey plots never updated"

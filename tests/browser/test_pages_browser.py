@@ -92,7 +92,9 @@ def test_neuron_lab_slider_resimulates(browser_page, app_url: str) -> None:
     # more depolarising current -> more spikes during the step (AdEx f-I curve is increasing)
     assert after["spikes"] > before["spikes"], (before, after)
     # the URL follows (its update is a separate server -> browser message: wait, don't race it)
-    bp.page.wait_for_function("() => window.location.href.includes('amplitude=900')", timeout=10_000)
+    bp.page.wait_for_function(
+        "() => window.location.href.includes('amplitude=900')", timeout=10_000
+    )
     assert "page=neuron_lab" in bp.page.url
     bp.assert_no_errors()
 

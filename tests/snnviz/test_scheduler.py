@@ -291,9 +291,17 @@ def gated_loop():
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pushed: list[list] = []
         clock = FakeClock()
-        loop = LiveLoop(slow_advance, pushed.append, 10.0, clock=clock,
-                        scheduler=FrameScheduler(autostart=False), executor=pool,
-                        dispatch=tick, offload=True, probe_cost=False)
+        loop = LiveLoop(
+            slow_advance,
+            pushed.append,
+            10.0,
+            clock=clock,
+            scheduler=FrameScheduler(autostart=False),
+            executor=pool,
+            dispatch=tick,
+            offload=True,
+            probe_cost=False,
+        )
         loop.play()
         clock.t += 0.05
         assert loop.tick() == 5
