@@ -148,7 +148,7 @@ class InContextAttentionPage(DemoPage):
         self.curve_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
         self.training_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
         self._build_widgets()
-        self.param.watch(lambda _e: self.run_prompt(), ["prompt"])
+        self.param.watch(self._on_prompt, ["prompt"])
         self.param.watch(lambda _e: self._draw_token(), ["layer"])
         self.follow_model({self._on_model: None}, self.run_prompt)
         self.start()
@@ -202,6 +202,12 @@ class InContextAttentionPage(DemoPage):
             widget.disabled = not enabled
 
     # -- prompts -----------------------------------------------------------------------------
+    def _on_prompt(self, event: Any) -> None:
+        # a prompt committed by Enter, a sample or code is also the box's pending text, so
+        # "Run prompt" never falls back to older typing
+        self.prompt_input.value_input = event.new
+        self.run_prompt()
+
     def run_prompt(self) -> None:
         """Parse the prompt, run the deployed model and redraw (errors go to the banner)."""
         if self.session is None:

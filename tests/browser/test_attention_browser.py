@@ -45,16 +45,10 @@ def test_gain_cell_window_slider_changes_the_chip_map(browser_page, app_url: str
     bp.assert_no_errors()
 
 
-def _set_prompt(bp, text: str) -> None:
-    found = bp.js(
-        """(text) => {
-          const box = snnviz.models().filter(m => /TextInput$/.test(m.type) && m.title === "Prompt");
-          if (box.length) box[0].value = text;
-          return box.length;
-        }""",
-        text,
-    )
-    assert found == 1, "no 'Prompt' text input on the in-context learning page"
+def _type_prompt(bp, text: str) -> None:
+    """Type ``text`` into the prompt box (as a user does: no Enter) and press Run prompt."""
+    box = bp.page.get_by_role("textbox").first
+    box.fill(text)
     bp.page.get_by_role("button", name="Run prompt").click()
 
 
@@ -63,12 +57,12 @@ def test_typed_prompt_is_answered_in_context(browser_page, app_url: str) -> None
     assert slug in PAGES, f"{slug} is not registered in the gallery"
     bp = browser_page
     bp.open(f"{app_url}?page={slug}", canvases=2)
-    _set_prompt(bp, "A:2 B:5 C:1 A:2 B:5 C:1 | B?")
+    _type_prompt(bp, "A:2 B:5 C:1 A:2 B:5 C:1 | B?")
     answer = bp.page.get_by_text(re.compile(r"B\? → label [1-5]"))
     answer.wait_for(timeout=60_000)
     bp.screenshot(f"{slug}_answered")
     # labels outside 1..5 are a clear error on the page, not a crash
-    _set_prompt(bp, "A:9 | A?")
+    _type_prompt(bp, "A:9 | A?")
     bp.page.get_by_text(re.compile("labels are 1")).first.wait_for(timeout=30_000)
     bp.assert_no_errors()
 
