@@ -172,10 +172,17 @@ class ProgressReporter(pn.viewable.Viewer):
         on_done: Callable[[T], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         executor: concurrent.futures.Executor | None = None,
+        background: bool = True,
     ) -> concurrent.futures.Future[T] | None:
         """Run ``work(self)`` on a worker thread; afterwards call ``on_done(result)`` or
         ``on_error(message)`` on the session's thread. Returns None (and does nothing) when
-        work is already running."""
+        work is already running. ``background=False`` (headless use, tests) runs ``work`` and
+        ``on_done`` here and now; an exception propagates to the caller."""
+        if not background:
+            result = work(self)
+            if on_done is not None:
+                on_done(result)
+            return None
         if self.busy:
             return None
         self.busy = True

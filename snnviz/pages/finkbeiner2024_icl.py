@@ -293,10 +293,9 @@ class InContextAttentionPage(DemoPage):
         def work(report: Progress) -> dict[str, Any]:
             return session.accuracy_curves(model, n_episodes=n_episodes, progress=report)
 
-        if background:
-            self.curve_progress.run(work, on_done=self._show_curves, on_error=self.banner.show)
-        else:
-            self._show_curves(work(self.curve_progress))
+        self.curve_progress.run(
+            work, on_done=self._show_curves, on_error=self.banner.show, background=background
+        )
 
     def _show_curves(self, data: dict[str, Any]) -> None:
         self.curves = data

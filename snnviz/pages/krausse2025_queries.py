@@ -402,10 +402,9 @@ class VSAQueriesPage(DemoPage):
             self._curve_cache[key] = result
             return result
 
-        if background:
-            self.curve_progress.run(work, on_done=self._show_curves, on_error=self.banner.show)
-        else:
-            self._show_curves(work(self.curve_progress))
+        self.curve_progress.run(
+            work, on_done=self._show_curves, on_error=self.banner.show, background=background
+        )
 
     def _show_curves(self, data: dict[str, Any]) -> None:
         self.curves = data

@@ -311,10 +311,9 @@ class GainCellAttentionPage(DemoPage):
                 f"fine-tuning steps must be a multiple of {CONFIG.chunk}, got {self.finetune_steps}"
             )
             return
-        if background:
-            self.train_progress.run(work, on_done=done, on_error=self.banner.show)
-        else:
-            done(work(self.train_progress))
+        self.train_progress.run(
+            work, on_done=done, on_error=self.banner.show, background=background
+        )
 
     def evaluate_chip(self) -> None:
         """Test perplexity of the adapted and unadapted models on the chip the sliders show."""

@@ -312,11 +312,12 @@ class OneShotPlasticityPage(DemoPage):
             self.comparisons[key] = result
             return key, result
 
-        if background:
-            self.compare_progress.run(work, on_done=lambda r: self._show_comparison(*r),
-                                      on_error=self.banner.show)  # fmt: skip
-        else:
-            self._show_comparison(*work(self.compare_progress))
+        self.compare_progress.run(
+            work,
+            on_done=lambda r: self._show_comparison(*r),
+            on_error=self.banner.show,
+            background=background,
+        )
 
     def _show_comparison(self, key: tuple, result: dict) -> None:
         dataset, n_way, _ = key
@@ -359,11 +360,7 @@ class OneShotPlasticityPage(DemoPage):
             self._show_meta()
             self.run_episode()
 
-        if background:
-            self.meta_progress.run(work, on_done=done, on_error=self.banner.show)
-        else:
-            work(self.meta_progress)
-            done(None)
+        self.meta_progress.run(work, on_done=done, on_error=self.banner.show, background=background)
 
     def use_default_rule(self) -> None:
         """Forget this page's re-trained rule."""
