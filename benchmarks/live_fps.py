@@ -1,4 +1,5 @@
-"""Frames per second a real browser receives from the live pages (issue 4 target: >= 20 fps).
+"""Frames per second a real browser receives from the live pages (issues 2 and 4: >= 20 fps;
+the network lab at N = 1,000 >= 30 fps).
 
 One ``panel serve app`` and one headless Chromium page (1280x800) per page: open
 ``/app?page=<slug>``, press Play, wait for the first update, then count the data updates
@@ -32,6 +33,7 @@ from benchmarks.engine_throughput import machine_info
 
 PAGES = ("krausse2025_grid_cells", "cotteret2025_fsm", "network_lab")
 TARGET_FPS = 20.0
+TARGETS = {"network_lab": 30.0}  # pages with a stricter target than TARGET_FPS
 RESULTS = Path(__file__).resolve().parent / "results"
 
 _RAF_JS = """
@@ -51,7 +53,9 @@ _PER_SOURCE_JS = """
 """
 
 
-def measure_page(browser: Any, url: str, window_s: float, server_pid: int) -> dict[str, Any]:
+def measure_page(
+    browser: Any, url: str, window_s: float, server_pid: int, target_fps: float = TARGET_FPS
+) -> dict[str, Any]:
     """Play one page and count its plots' updates over ``window_s`` seconds."""
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(HOOKS_JS)
@@ -72,7 +76,8 @@ def measure_page(browser: Any, url: str, window_s: float, server_pid: int) -> di
         elapsed_s = (page.evaluate("() => performance.now()") - t0) / 1000
         paints = page.evaluate("() => window.__rafCount")
         cpu = meter.stop()
-        page.get_by_role("button", name=re.compile("Pause")).first.click()
+        # a busy page may never look "stable" to playwright: click without waiting for that
+        page.get_by_role("button", name=re.compile("Pause")).first.click(force=True)
         rates = sorted((n / elapsed_s for n in per_source.values()), reverse=True)
         return {
             "fps": rates[0] if rates else 0.0,
@@ -80,8 +85,8 @@ def measure_page(browser: Any, url: str, window_s: float, server_pid: int) -> di
             "paints_per_s": paints / elapsed_s,
             "window_s": elapsed_s,
             "server_cpu": cpu,
-            "target_fps": TARGET_FPS,
-            "target_met": bool(rates) and rates[0] >= TARGET_FPS,
+            "target_fps": target_fps,
+            "target_met": bool(rates) and rates[0] >= target_fps,
         }
     finally:
         context.close()
@@ -104,7 +109,11 @@ def main(window_s: float = 8.0, pages: tuple[str, ...] = PAGES) -> dict:
                 with serve_app() as server:
                     server.wait_for_warm_up()  # steady state: no page compiling beside the stream
                     result["pages"][slug] = measure_page(
-                        browser, f"{server.base}/app?page={slug}", window_s, server.proc.pid
+                        browser,
+                        f"{server.base}/app?page={slug}",
+                        window_s,
+                        server.proc.pid,
+                        TARGETS.get(slug, TARGET_FPS),
                     )
         finally:
             browser.close()
@@ -129,7 +138,8 @@ def _cli(argv: list[str] | None = None) -> None:
     for slug, r in result["pages"].items():
         print(
             f"{slug:<26} fps {r['fps']:5.1f} (sources {r['source_rates'][:4]}), paints "
-            f"{r['paints_per_s']:5.1f}/s, target >= {TARGET_FPS:g}: "
+            f"{r['paints_per_s']:5.1f}/s, server {r['server_cpu']['server_cores']:.2f} cores, "
+            f"target >= {r['target_fps']:g}: "
             f"{'met' if r['target_met'] else 'NOT met'}"
         )
     print(f"load {result['load_average_before']} -> {result['load_average_after']}; wrote {out}")

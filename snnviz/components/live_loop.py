@@ -68,6 +68,7 @@ class _Outcome:
     results: list[Any]
     error: str | None
     cut_short: int = 0  # chunks not run because the parameters changed (their time is owed)
+    compute_s: float = 0.0  # wall time spent in advance_chunk
 
 
 def first_nonfinite(tree: Any) -> str | None:
@@ -278,7 +279,8 @@ class LiveLoop(param.Parameterized):
             self._do_reset()
 
     def parameters_changed(self) -> None:
-        """The model changed: cut the running job short and show the change on the next frame."""
+        """The model changed: cut the running job short and show the change on the next frame,
+        computed as one chunk (the rest of the time owed follows on the frame after)."""
         if self._closed or not self.running:
             return
         self._hurry = True
@@ -332,6 +334,9 @@ class LiveLoop(param.Parameterized):
             self._debt_ms -= self.chunk_ms
         else:
             self._debt_ms = max(0.0, self._debt_ms - n * self.chunk_ms)
+        if self._hurry and n > 1:  # the change's first frame: one chunk, the rest stays owed
+            self._debt_ms += (n - 1) * self.chunk_ms
+            n = 1
         self._hurry = False
         self._launch(n)
         return n
@@ -348,33 +353,39 @@ class LiveLoop(param.Parameterized):
                 lambda fut: self._dispatch(partial(self._collect, fut, generation))
             )
         else:
-            self._finish(self._run_chunks(n, generation, stepping), generation)
+            outcome = self._run_chunks(n, generation, stepping)
+            self._scheduler.note_compute(outcome.compute_s)  # compute, not frame work
+            self._finish(outcome, generation)
 
     def _run_chunks(self, n: int, generation: int, stepping: bool = False) -> _Outcome:
         """Run up to ``n`` chunks (on any thread); stop early on error, reset or pause."""
         results: list[Any] = []
+        spent = 0.0
         for _ in range(n):
             if generation != self._generation or not (self.running or stepping):
                 break
             if self._hurry and results:
-                return _Outcome(results, None, cut_short=n - len(results))
+                return _Outcome(results, None, cut_short=n - len(results), compute_s=spent)
             start = self._clock()
             try:
                 out = self._advance_chunk()
                 problem = first_nonfinite(out)
             except Exception as exc:
                 log.warning("LiveLoop chunk failed", exc_info=True)
-                return _Outcome(results, f"{type(exc).__name__}: {exc}")
-            self._costs.append(self._clock() - start)
+                return _Outcome(results, f"{type(exc).__name__}: {exc}", compute_s=spent)
+            cost = self._clock() - start
+            spent += cost
+            self._costs.append(cost)
             if problem is not None:
                 t_ms = self._sim_time_ms + (len(results) + 1) * self.chunk_ms
                 return _Outcome(
                     results,
                     f"the simulation produced a non-finite value ({problem}) by t = {t_ms:g} ms; "
                     "paused. Change the parameters and press reset.",
+                    compute_s=spent,
                 )
             results.append(out)
-        return _Outcome(results, None)
+        return _Outcome(results, None, compute_s=spent)
 
     def _collect(self, future: concurrent.futures.Future[_Outcome], generation: int) -> None:
         try:

@@ -7,9 +7,11 @@ with time along axis 0, or lists of such arrays (one per chunk), which are conca
 
 * :class:`LiveTraces` - N named lines (membrane potentials, currents) over a rolling time window,
   decimated to at most ``max_points`` rows.
-* :class:`LiveRaster` - spikes binned server-side into a (neuron-row x time-bin) image; each push
-  streams one small image tile of the bins completed since the last push. The browser holds at most
-  one window of bins whatever the spike count, so 10,000 neurons cost what 200 do.
+* :class:`LiveRaster` - spikes binned server-side into a (neuron-row x time-bin) image held as a
+  fixed ring of tiles (:class:`snnviz.views.raster.ImageTiles`); each push patches the tile that
+  receives the bins completed since the last push, so the browser colour-maps one small tile per
+  update, holds one window of bins whatever the spike count, and draws the same few images at any
+  frame rate: 10,000 neurons cost what 200 do.
 * :class:`LiveRate` - the population rate (Hz per neuron) in bins of ``bin_ms``.
 
 Each is a Panel viewable (``pn.Column(traces, raster)`` works) and exposes ``.figure`` and
@@ -28,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import collections
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -36,12 +37,21 @@ from typing import Any, Literal
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, DataRange1d, LinearColorMapper, Range1d
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJS,
+    DataRange1d,
+    Legend,
+    LegendItem,
+    LinearColorMapper,
+    Range1d,
+)
 from bokeh.palettes import Category10_10, Greys256
 from bokeh.plotting import figure
 from numpy.typing import ArrayLike
 
 from snnviz.core.analysis.events import spike_events
+from snnviz.views.raster import ImageTiles
 
 Backend = Literal["canvas", "webgl"]
 ChunkArrays = ArrayLike | Sequence[ArrayLike]
@@ -63,6 +73,12 @@ def _check_backend(backend: str) -> Backend:
     if backend not in ("canvas", "webgl"):
         raise ValueError(f"backend must be 'canvas' or 'webgl', got {backend!r}")
     return backend  # type: ignore[return-value]
+
+
+_FOLLOW_VISIBLE = """
+const target = cb_obj.document == null ? null : cb_obj.document.get_model_by_id("%s");
+if (target != null) target.visible = cb_obj.visible;
+"""
 
 
 def _following_range(window_ms: float) -> DataRange1d:
@@ -152,13 +168,25 @@ class LiveTraces(_Viewable):
             y_range=Range1d(*y_range) if y_range is not None else DataRange1d(),
         )
         palette = list(colors) if colors is not None else list(Category10_10)
+        items = []
         for i, (key, name) in enumerate(zip(self._keys, self.names, strict=True)):
-            self.figure.line(
-                "t", key, source=self.source, color=palette[i % len(palette)], legend_label=name
+            color = palette[i % len(palette)]
+            line = self.figure.line("t", key, source=self.source, color=color)
+            # The legend shows a stand-in that never changes: BokehJS rebuilds a legend's DOM
+            # (a canvas per entry) whenever anything its renderers reference changes, i.e. on
+            # every stream. Hiding the stand-in (click) hides the line; the callback finds the
+            # line by id, as a reference (js_link) would tie the legend to the line again.
+            proxy = self.figure.line([math.nan], [math.nan], color=color)  # a legend swatch only
+            proxy.js_on_change("visible", CustomJS(code=_FOLLOW_VISIBLE % line.id))
+            items.append(LegendItem(label=name, renderers=[proxy]))
+        self.figure.add_layout(
+            Legend(
+                items=items,
+                location="top_left",
+                click_policy="hide",
+                visible=len(self.names) <= 10,
             )
-        self.figure.legend.location = "top_left"
-        self.figure.legend.click_policy = "hide"
-        self.figure.legend.visible = len(self.names) <= 10
+        )
         self._stride: int | None = None
         self._seen = 0
         self._last_t = -math.inf
@@ -309,8 +337,15 @@ class LiveRaster(_Viewable):
         self._bins = _BinStream(self.bin_ms, self.rows)
         self._held: list[tuple[int, np.ndarray]] = []
         self._last_send = -math.inf
-        self._tile_ends: collections.deque[float] = collections.deque()
-        self.source = ColumnDataSource(self._empty())
+        self.source = ColumnDataSource(ImageTiles.empty())
+        self.tiles = ImageTiles(
+            self.source,
+            rows=self.rows,
+            bin_width=self.bin_ms,
+            window_bins=math.ceil(self.window_ms / self.bin_ms - 1e-9),
+            y=0.0,
+            dh=float(self.n_neurons),
+        )
         self.color_mapper = LinearColorMapper(
             palette=list(palette) if palette is not None else list(Greys256[::-1]), low=0, high=1
         )
@@ -332,9 +367,10 @@ class LiveRaster(_Viewable):
             color_mapper=self.color_mapper,
         )
 
-    @staticmethod
-    def _empty() -> dict[str, list[Any]]:
-        return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+    @property
+    def sends(self) -> int:
+        """Updates sent to the plot so far (each patches the one or few tiles it fills)."""
+        return self.tiles.updates
 
     def push(self, t_ms: ChunkArrays, spikes: ChunkArrays) -> None:
         """Add dense spikes ``spikes[T, n_neurons]`` (non-zero = spike) at times ``t_ms[T]``."""
@@ -368,34 +404,19 @@ class LiveRaster(_Viewable):
         first = self._held[0][0]
         tile = np.concatenate([counts for _, counts in self._held], axis=1).astype(np.float32)
         self._held = []
-        x0 = first * self.bin_ms
-        x1 = x0 + tile.shape[1] * self.bin_ms
-        self._tile_ends.append(x1)
-        while self._tile_ends and self._tile_ends[0] <= x1 - self.window_ms:
-            self._tile_ends.popleft()
         peak = float(tile.max()) if tile.size else 0.0
         if peak > self.color_mapper.high:
             self.color_mapper.high = peak
-        self.source.stream(
-            {
-                "image": [tile],
-                "x": [x0],
-                "y": [0.0],
-                "dw": [x1 - x0],
-                "dh": [float(self.n_neurons)],
-            },
-            rollover=len(self._tile_ends),
-        )
+        self.tiles.append(first * self.bin_ms, tile)
         self._sent()
 
     def reset(self) -> None:
         """Clear the raster."""
         self._bins.reset()
         self._held = []
-        self._tile_ends.clear()
         self._last_send = -math.inf
         self.color_mapper.high = 1
-        self.source.data = self._empty()
+        self.tiles.reset()
         self._sent()
 
 

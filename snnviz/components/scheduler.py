@@ -6,7 +6,12 @@ and page loads sluggish. Instead one :class:`FrameScheduler` per process:
 
 * measures the CPU used by the whole process (``time.process_time()``) about once a second and
   adapts one shared frame interval (never below ``min_interval_ms`` = 33 ms) so the process stays
-  under ``cpu_budget`` (0.8 core);
+  under ``cpu_budget`` (0.8 core). Only the *frame* part of that CPU shrinks with a longer
+  interval: the simulation's own compute is set by the simulated speed (a longer interval means
+  more chunks per frame, not fewer), so the scheduler splits the process CPU into simulation
+  compute (worker threads, plus chunks the clients report as run inline) and frame work (the
+  event-loop thread: pushes, serialisation, websocket writes, page builds) and stretches the
+  interval only when the frame work exceeds what the budget leaves beside the compute;
 * asks each registered session for a frame once per interval, in round-robin order and spread
   across the interval (every session gets the same frame rate; none is always served last).
 
@@ -58,6 +63,7 @@ class SchedulerStats:
     frames_pushed: int  # frames the clients reported as pushed since start
     ticks: int  # scheduler ticks so far
     measurements: int  # CPU measurements so far (each may have changed the interval)
+    compute_fraction: float = 0.0  # of cpu_fraction: simulation compute (not frame work)
 
 
 class FrameScheduler:
@@ -70,14 +76,24 @@ class FrameScheduler:
         measure_every_s: how often CPU is measured and the interval adapted.
         slot_ms: the timer fires at most every ``slot_ms``; sessions are spread over the slots of
             one interval.
+        min_frame_share: the share of ``cpu_budget`` frame work may always use, however much
+            the simulations compute (0.25: frames never starve; compute itself is capped per
+            session by :meth:`frame_work_ms` and the clients' own limits).
         clock, cpu_clock: wall clock and process-CPU clock in seconds (injectable for tests).
+        frame_cpu_clock: CPU seconds of the thread that does the frame work, read where
+            :meth:`tick` runs (the event loop). Default: ``time.thread_time`` when ``cpu_clock``
+            is the default, else ``cpu_clock`` itself (all CPU counts as frame work).
         autostart: start a timer on the running asyncio/tornado loop when the first client
             registers. Without a running loop (scripts, tests) call :meth:`tick` yourself.
 
-    Adaptation, once per ``measure_every_s``: with ``r = cpu / cpu_budget``, the interval is
-    multiplied by ``min(r, 2)`` when ``r > 1`` and by ``max(r / 0.9, 0.5)`` when ``r < 0.75``
+    Adaptation, once per ``measure_every_s``: the process CPU fraction ``cpu`` splits into
+    frame work ``f`` (the frame thread's CPU minus inline chunks, see :meth:`note_compute`) and
+    simulation compute ``c = cpu - f``. Frame work scales with the frame rate, ``f ∝ 1 /
+    interval``, so with ``r = f / max(cpu_budget - c, min_frame_share * cpu_budget)`` the interval
+    is multiplied by ``min(r, 2)`` when ``r > 1`` and by ``max(r / 0.9, 0.5)`` when ``r < 0.75``
     (a dead band in between avoids oscillation), then clipped to
-    ``[min_interval_ms, max_interval_ms]``.
+    ``[min_interval_ms, max_interval_ms]``. With all CPU counted as frame work (``c = 0``) this
+    is ``r = cpu / cpu_budget``.
     """
 
     def __init__(
@@ -88,8 +104,10 @@ class FrameScheduler:
         cpu_budget: float = 0.8,
         measure_every_s: float = 1.0,
         slot_ms: float = 4.0,
+        min_frame_share: float = 0.25,
         clock: Clock = time.perf_counter,
         cpu_clock: Clock = time.process_time,
+        frame_cpu_clock: Clock | None = None,
         autostart: bool = True,
     ) -> None:
         if not 0 < min_interval_ms <= max_interval_ms:
@@ -104,19 +122,31 @@ class FrameScheduler:
                 "FrameScheduler: measure_every_s and slot_ms must be > 0, got "
                 f"{measure_every_s} and {slot_ms}"
             )
+        if not 0 < min_frame_share <= 1:
+            raise ValueError(
+                f"FrameScheduler: min_frame_share must be in (0, 1], got {min_frame_share}"
+            )
         self.min_interval_ms = float(min_interval_ms)
         self.max_interval_ms = float(max_interval_ms)
         self.cpu_budget = float(cpu_budget)
         self.measure_every_s = float(measure_every_s)
         self.slot_ms = float(slot_ms)
+        self.min_frame_share = float(min_frame_share)
         self._clock = clock
         self._cpu_clock = cpu_clock
+        if frame_cpu_clock is None:
+            frame_cpu_clock = time.thread_time if cpu_clock is time.process_time else cpu_clock
+        self._frame_cpu_clock = frame_cpu_clock
         self._autostart = autostart
         self._lock = threading.Lock()
         self._clients: list[FrameClient] = []
         self._cursor = 0
         self._interval_ms = self.min_interval_ms
         self._cpu_fraction = 0.0
+        self._compute_fraction = 0.0
+        self._inline_compute_s = 0.0  # reported by clients since the last measurement
+        self._last_frame_cpu = 0.0
+        self._measure_thread: int | None = None
         self._frames = 0
         self._ticks = 0
         self._measurements = 0
@@ -146,14 +176,22 @@ class FrameScheduler:
 
     def frame_work_ms(self) -> float:
         """Compute one session may spend per frame (ms): with ``n > 1`` sessions registered, the
-        CPU budget of one interval divided by ``n``, so many sessions get small frames rather than
-        rare ones; unlimited (``inf``) for a lone session, which waits for nobody."""
+        compute part of one interval's CPU budget (all but the ``min_frame_share`` kept for frame
+        work) divided by ``n``, so many sessions get small frames rather than rare ones and the
+        process stays within ``cpu_budget`` when overloaded; unlimited (``inf``) for a lone
+        session, which waits for nobody."""
         n = len(self._clients)
-        return self._interval_ms * self.cpu_budget / n if n > 1 else math.inf
+        compute_budget = self.cpu_budget * (1.0 - self.min_frame_share)
+        return self._interval_ms * compute_budget / n if n > 1 else math.inf
 
     def note_frame(self) -> None:
         """Called by a client after it pushed a frame (for :meth:`stats`)."""
         self._frames += 1
+
+    def note_compute(self, seconds: float) -> None:
+        """Called by a client that ran simulation chunks on the frame thread (inline): that
+        time is compute, which a longer frame interval would not reduce, not frame work."""
+        self._inline_compute_s += max(0.0, float(seconds))
 
     def stats(self) -> SchedulerStats:
         """Current sessions, interval, measured CPU fraction and counters."""
@@ -164,6 +202,7 @@ class FrameScheduler:
             frames_pushed=self._frames,
             ticks=self._ticks,
             measurements=self._measurements,
+            compute_fraction=self._compute_fraction,
         )
 
     # -- the tick ------------------------------------------------------------------------------
@@ -198,16 +237,27 @@ class FrameScheduler:
 
     def _maybe_measure(self, now: float) -> None:
         cpu = self._cpu_clock()
-        if self._last_wall is None:
-            self._last_wall, self._last_cpu = now, cpu
+        frame_cpu = self._frame_cpu_clock()
+        thread = threading.get_ident()
+        if self._last_wall is None or thread != self._measure_thread:
+            # first call, or ticked from another thread (its thread clock is not comparable)
+            self._last_wall, self._last_cpu, self._last_frame_cpu = now, cpu, frame_cpu
+            self._measure_thread, self._inline_compute_s = thread, 0.0
             return
         wall = now - self._last_wall
         if wall < self.measure_every_s:
             return
         self._cpu_fraction = max(0.0, (cpu - self._last_cpu) / wall)
-        self._last_wall, self._last_cpu = now, cpu
+        frame_s = frame_cpu - self._last_frame_cpu - self._inline_compute_s
+        frame = min(self._cpu_fraction, max(0.0, frame_s / wall))
+        self._compute_fraction = self._cpu_fraction - frame
+        self._last_wall, self._last_cpu, self._last_frame_cpu = now, cpu, frame_cpu
+        self._inline_compute_s = 0.0
         self._measurements += 1
-        ratio = self._cpu_fraction / self.cpu_budget
+        frame_budget = max(
+            self.cpu_budget - self._compute_fraction, self.min_frame_share * self.cpu_budget
+        )
+        ratio = frame / frame_budget
         if ratio > 1.0:
             factor = min(ratio, 2.0)
         elif ratio < 0.75:

@@ -10,6 +10,8 @@ parameter points and measures the regimes' irregularity (CV of ISIs) and synchro
 from __future__ import annotations
 
 import collections
+import math
+import time
 from typing import Any, ClassVar
 
 import jax
@@ -31,6 +33,7 @@ from ._result import Claim, ClaimResult
 CHUNK_STEPS = 50
 STATS_WINDOW_MS = 1000.0
 STATS_EVERY_MS = 250.0  # simulated time between updates of the CV / synchrony readout
+READOUT_HZ = 4.0  # most readout refreshes per second (each one is a DOM update in the browser)
 CUSTOM = "custom"
 
 EXPLANATION = """
@@ -73,7 +76,10 @@ class NetworkLab(DemoPage):
         params.setdefault("network", BrunelModel(n_neurons=1000, **REGIMES["AI"]))
         super().__init__(**params)
         self.banner = ErrorBanner()
-        self.readout = pn.pane.Markdown("", sizing_mode="stretch_width")
+        # a fixed height: a changed text never re-lays out the plots below it
+        self.readout = pn.pane.Markdown("", sizing_mode="stretch_width", height=40)
+        self._readout_at = -math.inf
+        self._readout_news: tuple[Any, ...] | None = None
         self._events: collections.deque[tuple[float, np.ndarray, np.ndarray]] = collections.deque()
         self._build_network()
         self._build_plots()
@@ -171,6 +177,7 @@ class NetworkLab(DemoPage):
         for plot in (self._traces, self._raster, self._rate):
             plot.reset()
         self.readout.object = ""
+        self._readout_news = None
 
     def _on_error(self, message: str) -> None:
         self.banner.show(f"{message}. Adjust the parameters, then press Reset.")
@@ -211,10 +218,15 @@ class NetworkLab(DemoPage):
         self._rate.push_events(times, **span)
         self._traces.push(t, [c["v"][:, :4] for c in chunks])
         last = chunks[-1]
-        self.readout.object = (
-            f"t = {span['t_last'] / 1000:.2f} s · g = {last['g']:g} · η = {last['eta']:g} · "
-            f"{last['stats']}"
-        )
+        # news (new parameters or statistics) at once, the running time a few times a second
+        news = (last["g"], last["eta"], last["stats"])
+        now = time.monotonic()
+        if news != self._readout_news or now - self._readout_at >= 1.0 / READOUT_HZ:
+            self._readout_at, self._readout_news = now, news
+            self.readout.object = (
+                f"t = {span['t_last'] / 1000:.2f} s · g = {last['g']:g} · η = {last['eta']:g} · "
+                f"{last['stats']}"
+            )
 
     def _window_stats(self, t_last: float, n_neurons: int) -> str:
         times = np.concatenate([e[1] for e in self._events])

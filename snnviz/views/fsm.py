@@ -12,8 +12,8 @@ Live pieces (raw Bokeh, updated in place every frame; the page wraps them in Pan
 
 * :class:`FSMGraph` - the FSM's states on a circle, one curved arrow per stored transition;
   :meth:`FSMGraph.show` marks the FSM's state and the network's decoded state.
-* :class:`LiveSimilarity` - a rolling (attractor x update step) heatmap of similarities that
-  streams one small image tile per push.
+* :class:`LiveSimilarity` - a rolling (attractor x update step) heatmap of similarities held as a
+  ring of image tiles (:class:`~snnviz.views.raster.ImageTiles`): each push patches one tile.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike
 from snnviz.core.vsa.fsm import FSM
 
 from ._style import overlay_opts, styled
+from .raster import ImageTiles
 
 NOISE = hv.Dimension("noise", label="weight noise σ", unit="× std W")
 PERCENT = hv.Dimension("accuracy", label="accuracy", unit="%")
@@ -316,7 +317,8 @@ class FSMGraph:
 
 class LiveSimilarity:
     """A rolling heatmap ``rows x update steps`` of similarities in [-1, 1]; each :meth:`push`
-    streams one image tile of the new steps (the browser holds at most one window).
+    patches the tile that receives the new steps (see :class:`ImageTiles`: the browser holds one
+    window and colour-maps only the patched tile).
 
     Args:
         row_names: one name per row (shown as y ticks when there are at most 25 rows).
@@ -351,7 +353,16 @@ class LiveSimilarity:
         self._held_t: list[np.ndarray] = []
         self._held_v: list[np.ndarray] = []
         self._last_send = -math.inf
-        self.source = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
+        self._next_step: float | None = None
+        self.source = ColumnDataSource(ImageTiles.empty())
+        self.tiles = ImageTiles(
+            self.source,
+            rows=self.rows,
+            bin_width=1.0,
+            window_bins=int(window_steps),
+            y=-0.5,
+            dh=float(self.rows),
+        )
         self.color_mapper = LinearColorMapper(palette=list(Viridis256), low=-0.2, high=1.0)
         self.figure = figure(
             title=title,
@@ -380,7 +391,6 @@ class LiveSimilarity:
             self.figure.yaxis.major_label_overrides = {i: str(n) for i, n in enumerate(row_names)}
         else:
             self.figure.yaxis.axis_label = "attractor"
-        self._tile_ends: collections.deque[float] = collections.deque()
 
     def push(self, steps: ArrayLike, values: ArrayLike) -> None:
         """Append ``values (T, rows)`` at consecutive update steps ``steps (T,)``."""
@@ -390,8 +400,9 @@ class LiveSimilarity:
             raise ValueError(f"values must be (T, {self.rows}) with T = {t.size}, got {v.shape}")
         if t.size == 0:
             return
-        if self._tile_ends and t[0] < self._tile_ends[-1] - 0.5:
+        if self._next_step is not None and t[0] < self._next_step - 0.5:
             self.reset()  # time restarted
+        self._next_step = float(t[-1]) + 1.0
         self._held_t.append(t)
         self._held_v.append(v)
         now = self._clock()
@@ -400,24 +411,11 @@ class LiveSimilarity:
         self._last_send = now
         t, v = np.concatenate(self._held_t), np.concatenate(self._held_v)
         self._held_t, self._held_v = [], []
-        x0, x1 = float(t[0]) - 0.5, float(t[-1]) + 0.5
-        self._tile_ends.append(x1)
-        while self._tile_ends and self._tile_ends[0] <= x1 - self.window:
-            self._tile_ends.popleft()
-        self.source.stream(
-            {
-                "image": [np.ascontiguousarray(v.T)],
-                "x": [x0],
-                "y": [-0.5],
-                "dw": [x1 - x0],
-                "dh": [float(self.rows)],
-            },
-            rollover=len(self._tile_ends),
-        )
+        self.tiles.append(float(t[0]) - 0.5, v.T)  # one bin per update step, centred on it
 
     def reset(self) -> None:
         """Clear the heatmap."""
-        self._tile_ends.clear()
         self._held_t, self._held_v = [], []
         self._last_send = -math.inf
-        self.source.data = {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+        self._next_step = None
+        self.tiles.reset()

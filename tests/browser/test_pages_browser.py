@@ -36,12 +36,26 @@ _TRACE_JS = """
 }
 """
 
-# Stream events per source since `t0` (performance.now() ms), and the readout's simulated time.
-_STREAMS_SINCE_JS = """
+# Data updates (stream, patch or new data) per source since `t0` (performance.now() ms), and
+# the readout's simulated time.
+_UPDATES_SINCE_JS = """
 (t0) => {
   const per = {};
-  for (const [t, id] of snnviz.streams) if (t >= t0) per[id] = (per[id] || 0) + 1;
+  for (const [t, id] of snnviz.updates) if (t >= t0) per[id] = (per[id] || 0) + 1;
   return per;
+}
+"""
+# Hide one legend entry (a stand-in renderer with a JS callback) and count the hidden renderers.
+_HIDE_LEGEND_ENTRY_JS = """
+async () => {
+  const renderers = snnviz.models().filter(m => m.type === "GlyphRenderer");
+  const hidden = () => renderers.filter(r => !r.visible).length;
+  const before = hidden();
+  const standins = renderers.filter(r => Object.keys(r.js_property_callbacks || {}).length);
+  if (!standins.length) return null;
+  standins[0].visible = false;
+  await new Promise(resolve => setTimeout(resolve, 300));
+  return {before: before, after: hidden(), standins: standins.length};
 }
 """
 _READOUT_T_JS = r"""
@@ -103,34 +117,39 @@ def test_neuron_lab_slider_resimulates(browser_page, app_url: str) -> None:
 def test_network_lab_streams_while_playing(browser_page, app_url: str) -> None:
     bp = browser_page
     bp.open(f"{app_url}?page=network_lab", canvases=3)
-    assert bp.js("() => snnviz.hookStreams()") >= 3
+    assert bp.js("() => snnviz.hookUpdates()") >= 3
     bp.page.get_by_role("button", name=re.compile("Play")).click()
     bp.page.wait_for_function(
-        "() => window.snnviz && snnviz.streams.length > 0", timeout=30_000, polling=50
+        "() => window.snnviz && snnviz.updates.length > 0", timeout=30_000, polling=50
     )
     t_sim0 = bp.js(_READOUT_T_JS)
     t0 = bp.js("() => performance.now()")
     bp.page.wait_for_timeout(3000)  # a counting window: frames delivered over ~3 s of wall time
-    per_source = bp.js(_STREAMS_SINCE_JS, t0)
+    per_source = bp.js(_UPDATES_SINCE_JS, t0)
     elapsed_s = (bp.js("() => performance.now()") - t0) / 1000
     t_sim1 = bp.js(_READOUT_T_JS)
     bp.screenshot("network_lab_playing")
     frames = max(per_source.values(), default=0)
-    assert len(per_source) >= 3, f"only {len(per_source)} sources streamed: {per_source}"
+    assert len(per_source) >= 3, f"only {len(per_source)} sources updated: {per_source}"
     assert frames >= 6, f"{frames} frames in {elapsed_s:.1f} s ({per_source})"
     assert t_sim0 is not None and t_sim1 is not None and t_sim1 > t_sim0, (t_sim0, t_sim1)
 
     bp.page.get_by_role("button", name=re.compile("Pause")).click()
     bp.page.get_by_role("button", name=re.compile("Play")).wait_for(timeout=10_000)
-    # paused: the streams stop (a chunk already computing may still land)
+    # paused: the updates stop (a chunk already computing may still land)
     bp.page.wait_for_function(
-        "() => performance.now() - snnviz.streams[snnviz.streams.length - 1][0] > 600",
+        "() => performance.now() - snnviz.updates[snnviz.updates.length - 1][0] > 600",
         timeout=10_000,
         polling=100,
     )
     t_paused = bp.js(_READOUT_T_JS)
-    n_paused = bp.js("() => snnviz.streams.length")
+    n_paused = bp.js("() => snnviz.updates.length")
     bp.page.wait_for_timeout(500)
-    assert bp.js("() => snnviz.streams.length") == n_paused
+    assert bp.js("() => snnviz.updates.length") == n_paused
     assert bp.js(_READOUT_T_JS) == t_paused
+    # the traces' legend shows stand-ins (so streams do not rebuild it); hiding one (a legend
+    # click) hides its line too
+    hid = bp.js(_HIDE_LEGEND_ENTRY_JS)
+    assert hid is not None and hid["standins"] == 4, hid
+    assert hid["after"] == hid["before"] + 2, hid
     bp.assert_no_errors()

@@ -140,8 +140,12 @@ def test_live_raster_keeps_one_window_of_tiles():
         raster.push(t, s)
     x, dw = np.asarray(raster.source.data["x"]), np.asarray(raster.source.data["dw"])
     newest_end = (x + dw).max()
-    assert np.all(x + dw > newest_end - 20.0)  # every kept tile overlaps the window
-    assert x.min() <= newest_end - 20.0 + 3.0  # ... and together they cover it
+    assert newest_end == 299.0  # every completed 1 ms bin is drawn
+    tile_ms = raster.tiles.tile_bins * raster.bin_ms
+    assert np.all(x + dw > newest_end - 20.0 - tile_ms)  # one window plus at most one tile
+    assert x.min() <= newest_end - 20.0  # ... and together they cover the window
+    order = np.argsort(x)
+    np.testing.assert_allclose((x + dw)[order][:-1], x[order][1:])  # contiguous, no overlap
     assert len(x) <= 8
 
 
@@ -152,7 +156,7 @@ def test_live_raster_max_fps_holds_bins_back():
     for i, (t, s) in enumerate(chunks):
         now[0] = 0.03 * i  # pushes 30 ms apart, sends at most every 100 ms
         raster.push(t, s)
-    assert len(raster.source.data["x"]) == 2  # sent at 0 s and 0.12 s
+    assert raster.sends == 2  # sent at 0 s and 0.12 s
     with pytest.raises(ValueError, match=r"neuron ids must be in \[0, 10\)"):
         raster.push_events([1.0], [10], t_first=0.0, t_last=2.0)
 

@@ -47,7 +47,7 @@ def test_a_fed_input_moves_the_network_to_the_fsm_successor(page):
     assert "**FSM state:** amber" in page.readout.object and "1/1" in page.readout.object
     assert page._graph.nodes.data["fill"][chunk["expected"]] == "#2ca02c"  # agrees: green
     assert len(page._heat.source.data["image"]) > 0
-    page.push_lines(force=True)  # the traces are sent at most 20 times per second
+    page.push_lines(force=True)  # the traces are sent at most ~30 times per second
     target = np.asarray(page._traces.source.data["y0"])  # similarity to the FSM's state
     other = np.asarray(page._traces.source.data["y1"])  # best other node state
     assert target[-1] > 0.95 and other.max() < 0.6  # no wrong state was ever reached

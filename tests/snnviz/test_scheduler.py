@@ -126,16 +126,17 @@ def test_compute_budget_limits_slow_chunks_and_reports_realtime_factor():
 def test_many_sessions_share_the_frame_budget():
     sched = FrameScheduler(autostart=False, min_interval_ms=40.0, cpu_budget=0.5)
     loop, _, _, _, clock = make_loop(scheduler=sched, max_frame_work_ms=50.0)
-    loop._costs.extend([0.002] * 3)  # 2 ms per chunk
+    loop._costs.extend([0.001] * 3)  # 1 ms per chunk
     loop.play()  # registers with the scheduler
-    assert sched.frame_work_ms() == math.inf and loop.affordable_chunks == 25  # alone: 50 / 2
+    assert sched.frame_work_ms() == math.inf and loop.affordable_chunks == 50  # alone: 50 / 1
     others = [Client() for _ in range(4)]
     for other in others:
         sched.register(other)
-    assert sched.frame_work_ms() == pytest.approx(40.0 * 0.5 / 5)  # 4 ms each
-    assert loop.affordable_chunks == 2
+    # the compute share of the budget (a quarter stays for frame work), split five ways
+    assert sched.frame_work_ms() == pytest.approx(40.0 * 0.5 * 0.75 / 5)  # 3 ms each
+    assert loop.affordable_chunks == 3
     clock.t += 0.1
-    assert loop.tick() == 2  # 10 chunks owed, 2 affordable
+    assert loop.tick() == 3  # 10 chunks owed, 3 affordable
 
 
 def test_pause_stops_chunks_and_paused_time_is_not_owed():
@@ -317,9 +318,13 @@ def test_parameter_change_cuts_an_offloaded_job_short(gated_loop):
     _wait_for(lambda: len(tick.queue) == 1)
     tick.run_all()  # pushes chunk 1 only, then ticks again at once ...
     assert [c["t"] for c in pushed[0]] == [1] and loop.busy
-    _wait_for(lambda: len(tick.queue) == 1)  # ... new-parameter chunks for the 40 ms owed
+    _wait_for(lambda: len(tick.queue) == 1)  # ... one new-parameter chunk shown first ...
     tick.run_all()
-    assert [c["t"] for c in pushed[1]] == [2, 3, 4, 5] and loop.sim_time_ms == 50.0
+    assert [c["t"] for c in pushed[1]] == [2]
+    assert loop.tick() == 3  # ... and the rest of the 40 ms owed on the next frame
+    _wait_for(lambda: len(tick.queue) == 1)
+    tick.run_all()
+    assert [c["t"] for c in pushed[2]] == [3, 4, 5] and loop.sim_time_ms == 50.0
 
 
 def test_first_frame_probes_the_chunk_cost_with_one_chunk():
@@ -489,6 +494,87 @@ def test_interval_rises_under_high_cpu_and_falls_when_idle():
     assert all(b <= a for a, b in zip([top, *down], down, strict=False))
     assert down[-1] == sched.min_interval_ms == 33.0  # never below 33 ms
     assert sched.stats().measurements == 31
+
+
+def _feed_split(sched, wall, cpu, frame_cpu, frame: float, compute: float, seconds: int):
+    """``frame`` cores on the frame thread plus ``compute`` cores on worker threads."""
+    out = []
+    for _ in range(seconds):
+        wall.t += 1.0
+        frame_cpu.t += frame
+        cpu.t += frame + compute
+        sched.tick()
+        out.append(sched.interval_ms)
+    return out
+
+
+def test_simulation_compute_does_not_stretch_the_frame_interval():
+    # the network lab's case: 0.52 core of chunk compute on workers, 0.21 core of frame work at
+    # 30 frames/s; 0.73 core in all is under the 0.8 budget, so frames stay at 33 ms, even after
+    # a page load pushed the interval up (the old whole-CPU rule stayed in its dead band at 66 ms)
+    wall, cpu, frame_cpu = FakeClock(), FakeClock(), FakeClock()
+    sched = FrameScheduler(clock=wall, cpu_clock=cpu, frame_cpu_clock=frame_cpu, autostart=False)
+    sched.register(Client())
+    sched.tick()
+    _feed_split(sched, wall, cpu, frame_cpu, 0.9, 0.52, 1)  # a page build on the loop thread
+    assert sched.interval_ms == pytest.approx(66.0)
+    # frame work now costs 0.21 * 33 / 66 core of the 0.28 the compute leaves: back to 33 ms
+    assert _feed_split(sched, wall, cpu, frame_cpu, 0.105, 0.52, 1) == [33.0]
+    assert _feed_split(sched, wall, cpu, frame_cpu, 0.21, 0.52, 3) == [33.0] * 3
+    stats = sched.stats()
+    assert stats.compute_fraction == pytest.approx(0.52)
+    assert stats.cpu_fraction == pytest.approx(0.52 + 0.21)
+
+
+def test_frame_work_beyond_what_compute_leaves_stretches_the_interval():
+    wall, cpu, frame_cpu = FakeClock(), FakeClock(), FakeClock()
+    sched = FrameScheduler(clock=wall, cpu_clock=cpu, frame_cpu_clock=frame_cpu, autostart=False)
+    sched.register(Client())
+    sched.tick()
+    # 0.5 core of compute leaves 0.3 for frames; 0.45 of frame work is 1.5x too much
+    up = _feed_split(sched, wall, cpu, frame_cpu, 0.45, 0.5, 1)
+    assert up[-1] == pytest.approx(33.0 * 0.45 / 0.3)
+    # overloaded by compute alone: frames keep a quarter of the budget (0.2 core)
+    wall2, cpu2, frame2 = FakeClock(), FakeClock(), FakeClock()
+    busy = FrameScheduler(clock=wall2, cpu_clock=cpu2, frame_cpu_clock=frame2, autostart=False)
+    busy.register(Client())
+    busy.tick()
+    assert _feed_split(busy, wall2, cpu2, frame2, 0.19, 1.5, 3) == [33.0] * 3
+    assert _feed_split(busy, wall2, cpu2, frame2, 0.3, 1.5, 1) == [pytest.approx(33.0 * 1.5)]
+
+
+def test_chunks_reported_as_inline_compute_are_not_frame_work():
+    wall, cpu, frame_cpu = FakeClock(), FakeClock(), FakeClock()
+    sched = FrameScheduler(clock=wall, cpu_clock=cpu, frame_cpu_clock=frame_cpu, autostart=False)
+    sched.register(Client())
+    sched.tick()
+    # 0.95 core on the frame thread, of which 0.75 s were chunks run inline (reported)
+    sched.note_compute(0.75)
+    assert _feed_split(sched, wall, cpu, frame_cpu, 0.95, 0.0, 1) == [33.0]
+    assert sched.stats().compute_fraction == pytest.approx(0.75)
+    # without the report the same CPU is frame work, over the budget
+    assert _feed_split(sched, wall, cpu, frame_cpu, 0.95, 0.0, 1) == [
+        pytest.approx(33 * 0.95 / 0.8)
+    ]
+
+
+def test_inline_chunks_report_their_compute_to_the_scheduler():
+    clock = FakeClock()
+    sched = FrameScheduler(autostart=False)
+    reported: list[float] = []
+    sched.note_compute = reported.append  # type: ignore[method-assign]
+    model = Model()
+
+    def advance():
+        clock.t += 0.002
+        return model.advance()
+
+    slow = type("Slow", (), {"advance": staticmethod(advance)})()
+    loop, _, _, _, _ = make_loop(slow, clock=clock, scheduler=sched, chunk_ms=10.0)
+    loop.play()
+    clock.t += 0.05
+    assert loop.tick() == 5
+    assert reported == [pytest.approx(5 * 0.002)]
 
 
 def test_measurement_waits_a_full_period():

@@ -279,3 +279,46 @@ def test_spike_helpers_reject_bad_input():
         spk.infer_n_neurons([5], 3)
     with pytest.raises(ValueError, match="bin_ms"):
         views.bin_spike_counts([1.0], [0], n_neurons=1, t_range=(0, 1), bin_ms=0)
+
+
+# -- ImageTiles (live rolling images) -------------------------------------------------------------
+def test_image_tiles_patch_one_tile_per_update_and_hold_the_window():
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnsPatchedEvent
+    from bokeh.models import ColumnDataSource
+
+    from snnviz.views.raster import ImageTiles
+
+    rng = np.random.default_rng(3)
+    source = ColumnDataSource(ImageTiles.empty())
+    tiles = ImageTiles(source, rows=4, bin_width=0.5, window_bins=40, y=0.0, dh=4.0)
+    assert (tiles.tile_bins, tiles.slots) == (5, 9)
+    doc = Document()
+    doc.add_root(source)
+    events: list = []
+    doc.on_change(events.append)
+    full = rng.random((4, 225)).astype(np.float32)
+    done = 0
+    for k in (3, 1, 4, 2, 7, 3, 5, 3) * 8 + (1,):  # uneven pushes, 225 bins in all
+        tiles.append(done * 0.5, full[:, done : done + k])
+        done += k
+    assert done == 225 and tiles.updates == 65
+    # one replace, then patches of the tiles a push spans (up to 3 for 7 bins in 5-bin tiles)
+    patched = [e.patches for e in events if isinstance(e, ColumnsPatchedEvent)]
+    assert len(patched) == 64 and len(events) == 65
+    assert all(1 <= len(p["image"]) <= 3 for p in patched)
+    assert sum(len(p["image"]) == 1 for p in patched) > len(patched) / 2
+    assert len(source.data["image"]) == tiles.slots  # the payload never grows
+    drawn = tiles.drawn()
+    x0, end = drawn[0][0], drawn[-1][0] + drawn[-1][1]
+    assert end == 225 * 0.5 and x0 <= end - 40 * 0.5  # the window is covered
+    joined = np.concatenate([img for _, _, img in drawn], axis=1)
+    first = round(x0 / 0.5)
+    np.testing.assert_array_equal(joined, full[:, first:])  # every bin in place, in order
+    # a gap in time (the model restarted elsewhere) starts a new tile there
+    tiles.append(500.0, np.ones((4, 2), np.float32))
+    assert tiles.drawn()[-1][:2] == (500.0, 1.0)
+    with pytest.raises(ValueError, match=r"values must be \(4, k\)"):
+        tiles.append(0.0, np.ones((3, 2)))
+    tiles.reset()
+    assert source.data["image"] == [] and tiles.drawn() == []
