@@ -13,8 +13,15 @@ One ``panel serve app`` and one headless Chromium page (1280x800, canvas backend
   value and time (``performance.now()`` in the page) until the readout, which the server writes
   from the chunk it just pushed, shows that value: browser -> server -> next frame's chunk with
   the new parameters -> browser. Median over ``moves`` moves; target < 100 ms.
+* **neuron_lab_slider**: on the Neuron lab (``/app?page=neuron_lab``, one AdEx neuron, 600 ms at
+  dt = 0.05 ms), set the ``I (pA)`` slider's Bokeh model from JS and time until the membrane
+  trace's source holds new data (browser -> server -> re-simulation -> browser), and until the
+  phase plane's trajectory has followed. Reported beside the target, not instead of it.
 
-Run: ``python -m benchmarks.browser_latency [--window 10] [--moves 20]``; prints JSON.
+The server's page warm-up finishes before anything is timed.
+
+Run: ``python -m benchmarks.browser_latency [--window 10] [--moves 20] [--sizes 1000 10000]``;
+prints JSON.
 """
 
 from __future__ import annotations
@@ -217,12 +224,91 @@ def measure_slider(browser: Any, url: str, moves: int, server_pid: int) -> dict[
         context.close()
 
 
+# Set the Neuron lab's current slider; resolve with the ms until the membrane trace's source (the
+# largest rendered source with t and v) and the phase plane's trajectory (v and w, no t) change.
+_NEURON_SLIDER_JS = r"""
+async ([value, timeoutMs]) => {
+  const slider = snnviz.sliders("I (pA)")[0];
+  const srcs = snnviz.renderedSources();
+  const withCols = (need, not) => srcs.filter(
+    s => need.every(c => c in s.data) && !not.some(c => c in s.data));
+  const trace = withCols(["t", "v"], []).reduce(
+    (a, b) => (a && a.data.v.length >= b.data.v.length ? a : b), null);
+  const traj = withCols(["v", "w"], ["t"]).reduce(
+    (a, b) => (a && a.data.v.length >= b.data.v.length ? a : b), null);
+  if (!slider || !trace || !traj) return {error: `slider ${!!slider} trace ${!!trace} traj ${!!traj}`};
+  return await new Promise(resolve => {
+    const out = {trace_ms: null, phase_ms: null};
+    const t0 = performance.now();
+    const done = () => {
+      if (out.trace_ms !== null && out.phase_ms !== null) { clearTimeout(timer); resolve(out); }
+    };
+    trace.connect(trace.properties.data.change,
+                  () => { if (out.trace_ms === null) out.trace_ms = performance.now() - t0; done(); });
+    traj.connect(traj.properties.data.change,
+                 () => { if (out.phase_ms === null) out.phase_ms = performance.now() - t0; done(); });
+    const timer = setTimeout(() => resolve(out), timeoutMs);
+    slider.value = value;
+  });
+}
+"""
+
+
+def measure_neuron_lab_slider(browser: Any, url: str, moves: int, server_pid: int) -> dict:
+    """Median ms from setting the Neuron lab's current slider until its trace (and its phase
+    plane) show the new simulation."""
+    cpu = CpuMeter(server_pid)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(HOOKS_JS)
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        wait_for_plots(page, 3, timeout_ms=180_000)
+        page.wait_for_function(
+            "() => snnviz.renderedSources().some(s => 'w' in s.data && s.data.w.length > 0)",
+            timeout=60_000,
+            polling=50,
+        )
+        page.wait_for_timeout(500)
+        trace_ms: list[float | None] = []
+        phase_ms: list[float | None] = []
+        cpu.start()
+        for i in range(moves):
+            value = 400.0 + 25.0 * (i % 2) + 10.0 * i  # always a new value, 400 .. ~900 pA
+            result = page.evaluate(_NEURON_SLIDER_JS, [value, 5000])
+            if "error" in result:
+                raise RuntimeError(f"neuron-lab slider benchmark: {result['error']}")
+            trace_ms.append(result["trace_ms"])
+            phase_ms.append(result["phase_ms"])
+            page.wait_for_timeout(300)  # moves spaced like a user's
+        cpu_use = cpu.stop()
+
+        def stats(xs: list[float | None]) -> dict[str, Any]:
+            ok = [x for x in xs if x is not None]
+            return {
+                "timeouts": xs.count(None),
+                "median_ms": round(statistics.median(ok), 1) if ok else None,
+                "p90_ms": round(float(np.percentile(ok, 90)), 1) if ok else None,
+                "all_ms": [None if x is None else round(x, 1) for x in xs],
+            }
+
+        return {
+            "moves": moves,
+            "trace": stats(trace_ms),
+            "phase_plane": stats(phase_ms),
+            "cpu": cpu_use,
+        }
+    finally:
+        context.close()
+
+
 def main(window_s: float = 10.0, moves: int = 20, sizes: tuple[int, ...] = SIZES) -> dict:
     """Frames delivered per size, then slider latency at N = 1,000 (see the module docstring)."""
     from playwright.sync_api import sync_playwright
 
     frames: dict[str, Any] = {}
     with serve_app() as server, sync_playwright() as playwright:
+        server.wait_for_warm_up()  # time a warmed server, not one compiling every page beside us
         browser = launch_chromium(playwright)
         try:
             for n in sizes:
@@ -230,6 +316,9 @@ def main(window_s: float = 10.0, moves: int = 20, sizes: tuple[int, ...] = SIZES
                 frames[str(n)] = measure_frames(browser, url, window_s, server.proc.pid)
             url = server.page_url("network_lab", n_neurons=1000)
             slider = measure_slider(browser, url, moves, server.proc.pid)
+            neuron_slider = measure_neuron_lab_slider(
+                browser, server.page_url("neuron_lab"), moves, server.proc.pid
+            )
         finally:
             browser.close()
         rss = process_rss_mb(server.proc.pid)
@@ -245,12 +334,14 @@ def main(window_s: float = 10.0, moves: int = 20, sizes: tuple[int, ...] = SIZES
     summary = {f"fps_N{n}": frames[n]["fps"] for n in frames}
     summary |= {f"sim_x_N{n}": frames[n]["sim_s_per_wall_s"] for n in frames}
     summary["slider_median_ms"] = slider["median_ms"]
+    summary["neuron_lab_trace_median_ms"] = neuron_slider["trace"]["median_ms"]
     return {
         "benchmark": "browser_latency",
         "summary": summary,
         "targets": targets,
         "frames": frames,
         "slider": slider,
+        "neuron_lab_slider": neuron_slider,
         "conditions": {
             "viewport": VIEWPORT,
             "server_rss_mb_at_end": round(rss, 1),
@@ -266,6 +357,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=10.0, help="counting window (s)")
     parser.add_argument("--moves", type=int, default=20, help="slider moves")
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=list(SIZES), help="N for frames (none: skip)"
+    )
     cli = parser.parse_args()
     print(json.dumps(main(cli.window, cli.moves, tuple(cli.sizes)), indent=1))

@@ -9,18 +9,24 @@ Routing is by query string, decided once when a session starts (links reload the
   so a copied link restores the configuration (``?page=network_lab&g=5&eta=2``).
 
 Pages are imported lazily: a page that is missing or fails to import shows an error card and
-never takes the gallery down.
+never takes the gallery down. Served, a page's HTML (header, tab title read from the page's
+source) goes out at once and the page is built when the browser has loaded it, so the browser
+starts its JavaScript while the server imports and warms the page (see :func:`page_view`).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import html
 import importlib
+import importlib.util
 import io
+import itertools
 import json
 import logging
+import time
 import traceback
 import urllib.parse
 from collections.abc import Mapping
@@ -29,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import panel as pn
 
-from .warmup import wait_until_warm
+from .warmup import hold_warm_up, session_activity, wait_until_warm
 
 if TYPE_CHECKING:
     from panel.io.location import Location
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
     from snnviz.pages import DemoPage
 
 log = logging.getLogger(__name__)
+_app_log = logging.getLogger("snnviz.app")  # the server log (INFO; see app/app_hooks.py)
 
 #: slug -> "module:Class" of every demo page, in gallery order.
 PAGES: dict[str, str] = {
@@ -136,14 +143,60 @@ def current_query() -> dict[str, str]:
 
 
 def page_title(query: Mapping[str, str] | None = None) -> str:
-    """The browser-tab title for ``query``: the page's title, or the gallery's."""
+    """The browser-tab title for ``query``: the page's title, or the gallery's.
+
+    Read from the page module's source when possible (:func:`declared_title`), so serving a
+    page's HTML does not wait for its module (and JAX, HoloViews, ...) to import.
+    """
     slug = (current_query() if query is None else query).get("page")
     if not slug:
         return f"{APP_TITLE}: gallery"
     try:
-        return f"{load_page(slug).title} · {APP_TITLE}"
+        title = declared_title(slug)
+        if title is None:
+            title = load_page(slug).title
+        return f"{title} · {APP_TITLE}"
     except Exception:
         return APP_TITLE
+
+
+def declared_title(slug: str, pages: Mapping[str, str] | None = None) -> str | None:
+    """The ``title`` string literal in the body of ``slug``'s page class, read from its module's
+    source without importing it; ``None`` when it cannot be found that way (then import)."""
+    pages = PAGES if pages is None else pages
+    if slug not in pages:
+        raise UnknownPageError(slug, list(pages))
+    module_name, _, class_name = pages[slug].partition(":")
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    path = Path(spec.origin)
+    try:
+        return _class_title(str(path), path.stat().st_mtime_ns, class_name)
+    except (OSError, SyntaxError):
+        return None
+
+
+@functools.lru_cache(maxsize=128)
+def _class_title(path: str, mtime_ns: int, class_name: str) -> str | None:
+    del mtime_ns  # part of the cache key only
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                target = item.target if isinstance(item, ast.AnnAssign) else None
+                if isinstance(item, ast.Assign) and len(item.targets) == 1:
+                    target = item.targets[0]
+                if isinstance(target, ast.Name) and target.id == "title" and item.value:
+                    try:
+                        value = ast.literal_eval(item.value)
+                    except ValueError:
+                        return None
+                    return value if isinstance(value, str) else None
+    return None
 
 
 def build_app(
@@ -156,7 +209,7 @@ def build_app(
     """
     if query is None:
         query = current_query()
-    if location is None and pn.state.curdoc is not None and pn.state.curdoc.session_context:
+    if location is None and _served():
         location = pn.state.location
     slug = query.get("page")
     if not slug:
@@ -263,22 +316,85 @@ def _scaled_png(path: str, mtime_ns: int) -> bytes:
 
 
 # -- one page -----------------------------------------------------------------------------
-def page_view(slug: str, location: Location | None = None) -> pn.viewable.Viewable:
-    """The page ``slug`` under the app header; an error card when it cannot be built."""
+def page_view(
+    slug: str, location: Location | None = None, *, defer: bool | None = None
+) -> pn.viewable.Viewable:
+    """The page ``slug`` under the app header; an error card when it cannot be built.
+
+    ``defer`` (default: when served) returns the header and a "Loading" note at once and builds
+    the page when the browser has loaded the document (``pn.state.onload``): the browser fetches
+    and starts the JavaScript while the server imports the page, waits for its warm-up and
+    builds it, instead of after. The tab title is set then too.
+    """
+    if defer is None:
+        defer = _served()
+    if not defer:
+        title, body = _build_page(slug, location)
+        return _shell(title, body)
+    try:
+        title = declared_title(slug) or slug
+    except UnknownPageError:  # the build shows the error card
+        title = slug
+    header = _header(title)
+    holder = pn.Column(
+        pn.pane.Markdown(f"Loading *{html.escape(slug)}* ...", margin=(10, 16)),
+        sizing_mode="stretch_width",
+    )
+
+    release = hold_warm_up()  # until this page is built, other pages' warm-up waits
+
+    def fill() -> None:
+        try:
+            with session_activity():
+                _enable_compilation_cache()
+                title, body = _build_page(slug, location)
+                header.object = _header_html(title)
+                holder[:] = [body]
+                if pn.state.curdoc is not None:
+                    pn.state.curdoc.title = f"{title} · {APP_TITLE}"
+        finally:
+            release()
+
+    pn.state.onload(fill)
+    return _frame(header, holder)
+
+
+def _served() -> bool:
+    return bool(pn.state.curdoc is not None and pn.state.curdoc.session_context)
+
+
+def _enable_compilation_cache() -> None:
+    """Point JAX at the persistent compilation cache before this session's first jitted call
+    (``on_server_loaded`` does it too; repeating it is cheap)."""
+    from snnviz.core import enable_compilation_cache
+
+    enable_compilation_cache()
+
+
+def _build_page(slug: str, location: Location | None) -> tuple[str, pn.viewable.Viewable]:
+    """Import, wait for the warm-up of, construct and lay out page ``slug``: (title, body);
+    the body is an error card when a step fails. Logs how long each step took."""
+    stamps = [("start", time.perf_counter())]
     try:
         cls = load_page(slug)
     except Exception as err:
-        return _shell(slug, _failure(slug, "could not be loaded", err))
+        return slug, _failure(slug, "could not be loaded", err)
+    stamps.append(("import", time.perf_counter()))
     wait_until_warm(slug)
+    stamps.append(("warm-up wait", time.perf_counter()))
     try:
         page = cls()
+        stamps.append(("construct", time.perf_counter()))
         if location is not None:
             sync_url(page, location)
         body = page.panel()
+        stamps.append(("layout", time.perf_counter()))
     except Exception as err:
         log.exception("page %r failed to build", slug)
-        return _shell(cls.title, _failure(slug, "failed to build", err))
-    return _shell(cls.title, body)
+        return cls.title, _failure(slug, "failed to build", err)
+    steps = ", ".join(f"{name} {b - a:.2f}" for (_, a), (name, b) in itertools.pairwise(stamps))
+    _app_log.info("snnviz: built page %s in %.2f s (%s)", slug, stamps[-1][1] - stamps[0][1], steps)
+    return cls.title, body
 
 
 def _failure(slug: str, what: str, err: BaseException) -> pn.viewable.Viewable:
@@ -386,8 +502,7 @@ def _watch_replacement(page, owner, mapping, first, location, on_error) -> None:
     page.param.watch(resync, head)
 
 
-def _shell(title: str | None, body: pn.viewable.Viewable) -> pn.viewable.Viewable:
-    """The app frame: a header bar (brand link to the gallery, page title) over ``body``."""
+def _header_html(title: str | None) -> str:
     crumbs = (
         ""
         if title is None
@@ -396,13 +511,26 @@ def _shell(title: str | None, body: pn.viewable.Viewable) -> pn.viewable.Viewabl
             "</span>"
         )
     )
-    header = pn.pane.HTML(
-        f"<a class='brand' href='?'>{APP_TITLE}</a>{crumbs}",
+    return f"<a class='brand' href='?'>{APP_TITLE}</a>{crumbs}"
+
+
+def _header(title: str | None) -> pn.pane.HTML:
+    """The header bar: brand link to the gallery, then the page title (if any)."""
+    return pn.pane.HTML(
+        _header_html(title),
         stylesheets=[_HEADER_CSS],
         sizing_mode="stretch_width",
         margin=0,
         styles={"background": "#0b3d6e", "color": "#fff", "padding": "10px 16px"},
     )
+
+
+def _frame(header: pn.viewable.Viewable, body: pn.viewable.Viewable) -> pn.viewable.Viewable:
     return pn.Column(
         header, body, sizing_mode="stretch_width", margin=0, css_classes=["snnviz-app"]
     )
+
+
+def _shell(title: str | None, body: pn.viewable.Viewable) -> pn.viewable.Viewable:
+    """The app frame: a header bar (brand link to the gallery, page title) over ``body``."""
+    return _frame(_header(title), body)

@@ -39,9 +39,11 @@ def serve_command(
     liveness: bool = False,
     show: bool = False,
     extra_args: Sequence[str] = (),
+    app_dir: str | os.PathLike = APP_DIR,
 ) -> list[str]:
     """The ``panel serve app`` command line: one process, websocket origins for the address,
-    closed sessions reaped within ~5 s (they stop simulating), optional ``/liveness``."""
+    closed sessions reaped within ~5 s (they stop simulating), optional ``/liveness``.
+    ``app_dir`` serves another Bokeh directory app (benchmarks: a trivial app as the floor)."""
     if address == "0.0.0.0":  # reachable under any host name: accept any origin
         origins = ["*"]
     else:
@@ -51,7 +53,7 @@ def serve_command(
         "-m",
         "panel",
         "serve",
-        str(APP_DIR),
+        str(app_dir),
         "--address",
         address,
         "--port",
@@ -140,10 +142,12 @@ def serve_app(
     env: dict[str, str] | None = None,
     timeout_s: float = 180.0,
     port: int | None = None,
+    app_dir: str | os.PathLike = APP_DIR,
 ) -> Iterator[Server]:
     """Run ``panel serve app`` for the ``with`` block; stopped however the block ends.
 
-    ``env`` entries are added to this process's environment. Raises :class:`ServerError`
+    ``env`` entries are added to this process's environment; ``app_dir`` is the app served.
+    Raises :class:`ServerError`
     (with the log's tail) if the server exits or is not live within ``timeout_s``.
     """
     port = port or free_port()
@@ -151,7 +155,7 @@ def serve_app(
         log_dir = REPO_ROOT / "test-artifacts" / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"panel-serve-{port}.log"
-    cmd = serve_command(port, liveness=True, extra_args=extra_args)
+    cmd = serve_command(port, liveness=True, extra_args=extra_args, app_dir=app_dir)
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -9,21 +9,25 @@ and checks the LIF against its closed-form first-spike time and ISI.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-import holoviews as hv
 import jax
 import jax.numpy as jnp
 import numpy as np
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource, Label, Range1d, Span
+from bokeh.plotting import figure
 
 from snnviz.components import ErrorBanner, ExportPanel
 from snnviz.core.analysis.fi_curve import fi_curve as fi_curve_rates
 from snnviz.core.analysis.firing_patterns import classify_pattern
 from snnviz.core.sim import DrivenPopulation, simulate_chunked
 from snnviz.models import CurrentProtocol, NeuronModel, list_presets, model_class
-from snnviz.views import fi_curve, membrane_traces, phase_plane
+from snnviz.views import membrane_traces
+from snnviz.views.phase_plane import PHASE_COLORS, phase_plane_columns
+from snnviz.warmup import wait_for_quiet
 
 from ._base import DemoPage, Progress
 from ._layout import ReproduceSection, page_layout
@@ -37,7 +41,8 @@ _FI_DURATION_MS = 500.0
 
 EXPLANATION = """
 Pick a model and a preset, then move any slider: the neuron is re-simulated at once (no
-recompilation: every parameter is a traced array). Spikes are drawn up to the cut-off. The
+recompilation: every parameter is a traced array); the membrane trace is redrawn first, the
+phase plane and the f-I curve right after. Spikes are drawn up to the cut-off. The
 phase plane shows the V- and w-nullclines for the stimulus current (their crossing is the
 resting state; when it vanishes the neuron fires) and the trajectory. The f-I curve uses a
 constant current and the same parameters.
@@ -63,6 +68,124 @@ def simulate_neuron(
 def spike_display_value(neuron: Any) -> float:
     """Where a spike is drawn: the AdEx cut-off ``v_peak``, else 20 mV above threshold."""
     return float(neuron.v_peak) if hasattr(neuron, "v_peak") else float(neuron.v_th) + 20.0
+
+
+_HEIGHT = 280
+_TOOLS = "pan,wheel_zoom,box_zoom,reset,save,hover"
+
+
+def _figure(title: str, xlabel: str, ylabel: str, **kw: Any) -> Any:
+    fig = figure(
+        title=title,
+        height=_HEIGHT,
+        sizing_mode="stretch_width",
+        min_width=250,
+        tools=_TOOLS,
+        x_axis_label=xlabel,
+        y_axis_label=ylabel,
+        output_backend="canvas",
+        **kw,
+    )
+    fig.toolbar.logo = None
+    return fig
+
+
+class NeuronPlots:
+    """The Neuron lab's three plots as raw Bokeh figures whose sources are replaced in place.
+
+    Each redraw swaps the ``ColumnDataSource`` data (and titles/ranges) of the same figures:
+    the browser gets new arrays, not a new plot to lay out, and the server does not re-render
+    a HoloViews element (that took most of a slider move's time). Columns: trace ``t``, ``v``;
+    phase plane ``v``, ``w`` (and arrow segments ``v0, w0, v1, w1``); f-I ``current``,
+    ``rate``.
+    """
+
+    def __init__(self) -> None:
+        self.trace_source = ColumnDataSource({"t": [], "v": []})
+        self.trace = _figure("membrane potential", "time (ms)", "membrane potential (mV)")
+        self.trace.line("t", "v", source=self.trace_source, line_width=1.5, color="#1f77b4")
+        self.threshold = Span(
+            location=0.0, dimension="width", line_color="grey", line_dash="dashed", visible=False
+        )
+        self.trace.add_layout(self.threshold)
+
+        self.phase = _figure(
+            "phase plane",
+            "membrane potential (mV)",
+            "adaptation current (pA)",
+            x_range=Range1d(-80.0, 0.0),
+            y_range=Range1d(-50.0, 200.0),
+        )
+        self.phase_sources = {
+            name: ColumnDataSource(
+                {"v0": [], "w0": [], "v1": [], "w1": []} if name == "flow" else {"v": [], "w": []}
+            )
+            for name in ("flow", "V-nullcline", "w-nullcline", "trajectory", "start")
+        }
+        src = self.phase_sources
+        self.phase.segment(
+            "v0", "w0", "v1", "w1", source=src["flow"], color=PHASE_COLORS["flow"], line_width=1
+        )
+        for name in ("V-nullcline", "w-nullcline"):
+            self.phase.line(
+                "v",
+                "w",
+                source=src[name],
+                color=PHASE_COLORS[name],
+                line_width=2,
+                legend_label=name,
+            )
+        self.phase.line(
+            "v",
+            "w",
+            source=src["trajectory"],
+            color=PHASE_COLORS["trajectory"],
+            line_width=1.5,
+            alpha=0.8,
+            legend_label="trajectory",
+        )
+        self.phase.scatter("v", "w", source=src["start"], color="black", size=8)
+        self.phase.legend.location = "top_left"
+        self.phase.legend.background_fill_alpha = 0.6
+        self.phase_note = Label(
+            x=10, y=_HEIGHT // 2, x_units="screen", y_units="screen", text="", visible=False
+        )
+        self.phase.add_layout(self.phase_note)
+
+        self.fi_source = ColumnDataSource({"current": [], "rate": []})
+        self.fi = _figure("f-I curve (constant current)", "input current (pA)", "firing rate (Hz)")
+        self.fi.line("current", "rate", source=self.fi_source, color="#1f77b4", line_width=2)
+        self.fi.scatter("current", "rate", source=self.fi_source, color="#1f77b4", size=6)
+
+    def show_trace(self, t: np.ndarray, v: np.ndarray, threshold: float, title: str) -> None:
+        """Replace the membrane trace (``t`` in ms, ``v`` in mV) and the threshold line."""
+        self.trace_source.data = {"t": np.asarray(t, np.float64), "v": np.asarray(v, np.float64)}
+        self.threshold.update(location=threshold, visible=True)
+        self.trace.title.text = title
+
+    def show_phase_plane(self, cols: dict | None, title: str) -> None:
+        """Replace the phase-plane layers with ``phase_plane_columns(...)``; ``None`` empties
+        the plot and shows ``title`` as a note on it instead (no second variable)."""
+        if cols is None:
+            for src in self.phase_sources.values():
+                src.data = {k: [] for k in src.data}
+            self.phase.title.text = "phase plane"
+            self.phase_note.update(text=title, visible=True)
+            return
+        for name, src in self.phase_sources.items():
+            src.data = cols.get(name) or {k: [] for k in src.data}
+        (v_lo, v_hi), (w_lo, w_hi) = cols["window"]["v"], cols["window"]["w"]
+        self.phase.x_range.update(start=float(v_lo), end=float(v_hi))
+        self.phase.y_range.update(start=float(w_lo), end=float(w_hi))
+        self.phase.title.text = title
+        self.phase_note.visible = False
+
+    def show_fi(self, currents: np.ndarray, rates: np.ndarray) -> None:
+        """Replace the f-I curve (pA, Hz)."""
+        self.fi_source.data = {
+            "current": np.asarray(currents, np.float64),
+            "rate": np.asarray(rates, np.float64),
+        }
 
 
 class NeuronLab(DemoPage):
@@ -135,10 +258,13 @@ class NeuronLab(DemoPage):
         super().__init__(**params)
         self.banner = ErrorBanner()
         self.pattern = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.trace_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
-        self.phase_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
-        self.fi_pane = pn.pane.HoloViews(sizing_mode="stretch_width")
+        self.plots = NeuronPlots()
+        self.trace_pane = pn.pane.Bokeh(self.plots.trace, sizing_mode="stretch_width")
+        self.phase_pane = pn.pane.Bokeh(self.plots.phase, sizing_mode="stretch_width")
+        self.fi_pane = pn.pane.Bokeh(self.plots.fi, sizing_mode="stretch_width")
         self.last_record: dict[str, np.ndarray] = {}
+        self._generation = 0  # bumps on every re-simulation; stale deferred redraws skip
+        self._fi_key: tuple | None = None  # inputs of the f-I curve on show
         self._applying_preset = False
         self._neuron_controls = pn.Column()
         self._current_watcher = self.current.param.watch(self._refresh, list(self.current.values()))
@@ -157,6 +283,7 @@ class NeuronLab(DemoPage):
 
         def others() -> None:
             for name in MODELS[1:]:
+                wait_for_quiet()  # not while a session builds its page
                 page.model = name
 
         threading.Thread(target=others, name="neuron-lab-warm-up", daemon=True).start()
@@ -185,7 +312,7 @@ class NeuronLab(DemoPage):
             ExportPanel(
                 data=self.export_data,
                 params=neuron,
-                figure=lambda: self.trace_pane.object,
+                figure=lambda: self.plots.trace,
                 filename=f"neuron_lab_{neuron.model_name.lower()}",
             ),
         ]
@@ -215,38 +342,65 @@ class NeuronLab(DemoPage):
 
     # -- compute and draw --------------------------------------------------------------------
     def _compute_and_draw(self) -> None:
+        """Re-simulate and redraw: the membrane trace and the pattern now, the phase plane and
+        the f-I curve on the next ticks of the session's event loop (served), so the trace's
+        update reaches the browser without waiting for them; in a notebook or a test all at
+        once. A newer change makes the pending redraws of an older one skip."""
+        self._generation += 1
+        generation = self._generation
         neuron = self.neuron.build()
         current = self.current.build()
         rec = simulate_neuron(neuron, current, dt_ms=self.dt_ms, duration_ms=self.duration_ms)
         self.last_record = rec
         spikes = rec["spikes"][:, 0] > 0
         v_shown = np.where(spikes, spike_display_value(neuron), rec["v"][:, 0])
-        self.trace_pane.object = membrane_traces(
-            rec["t"],
-            v_shown,
-            labels=["V"],
-            threshold_mv=float(neuron.v_th),
-            title=f"{self.model}: membrane potential",
+        self.plots.show_trace(
+            rec["t"], v_shown, float(neuron.v_th), f"{self.model}: membrane potential"
         )
         on, off = self.current.stimulus_window(self.duration_ms)
-        times = rec["t"][spikes]
-        label = classify_pattern(times, on, off)
+        label = classify_pattern(rec["t"][spikes], on, off)
         rate = spikes.sum() / (self.duration_ms / 1000.0)
         self.pattern.object = (
             f"**{spikes.sum()} spikes** ({rate:.1f} Hz mean) · firing pattern: **{label}**"
         )
-        self.phase_pane.object = self._phase_plane(neuron, rec, float(np.max(rec["i_ext"])))
-        currents = np.linspace(0.0, self.fi_max_pa, _FI_POINTS)
-        rates = fi_curve_rates(
-            neuron, currents, dt=self.dt_ms, duration_ms=_FI_DURATION_MS, key=_KEY
+        i_stim = float(np.max(rec["i_ext"]))
+        self._defer(
+            generation,
+            lambda: self._draw_phase_plane(neuron, rec, i_stim),
+            lambda: self._draw_fi(neuron),
         )
-        self.fi_pane.object = fi_curve(currents, rates, title="f-I curve (constant current)")
 
-    def _phase_plane(self, neuron: Any, rec: dict, i_stim: float) -> hv.Element:
+    def _defer(self, generation: int, *steps: Callable[[], None]) -> None:
+        """Run ``steps`` one per event-loop tick of this session (now when not served), unless a
+        newer re-simulation has started by then. Errors go to the banner."""
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None
+
+        def run(i: int) -> None:
+            if generation != self._generation:
+                return
+            try:
+                steps[i]()
+            except (ValueError, FloatingPointError) as err:
+                self.banner.show(str(err))
+                return
+            if i + 1 < len(steps):
+                if served:
+                    doc.add_next_tick_callback(lambda: run(i + 1))
+                else:
+                    run(i + 1)
+
+        if not steps:
+            return
+        if served:
+            doc.add_next_tick_callback(lambda: run(0))
+        else:
+            run(0)
+
+    def _draw_phase_plane(self, neuron: Any, rec: dict, i_stim: float) -> None:
         if "w" not in rec:
-            return hv.Text(0, 0, "LIF has no adaptation variable: no (V, w) phase plane").opts(
-                xaxis=None, yaxis=None, height=300, responsive=True
-            )
+            self.plots.show_phase_plane(None, "LIF has no adaptation variable: no (V, w) plane")
+            return
         v, w = rec["v"][:, 0], rec["w"][:, 0]
         v_lo = min(float(neuron.v_reset), float(v.min())) - 5.0
         v_hi = float(getattr(neuron, "v_peak", neuron.v_th + 10.0))
@@ -255,15 +409,28 @@ class NeuronLab(DemoPage):
         def as_np(f):
             return lambda *args: np.asarray(f(*(jnp.asarray(a, jnp.float32) for a in args)))
 
-        return phase_plane(
+        cols = phase_plane_columns(
             v_range_mv=(v_lo, v_hi),
             w_range_pa=(w_lo, w_hi),
             v_nullcline=as_np(lambda vv: neuron.v_nullcline(vv, i_stim)),
             w_nullcline=as_np(neuron.w_nullcline),
             vector_field=as_np(lambda vv, ww: (neuron.dvdt(vv, ww, i_stim), neuron.dwdt(vv, ww))),
             trajectory=(v, w),
-            title=f"Phase plane at I = {i_stim:.0f} pA",
         )
+        self.plots.show_phase_plane(cols, f"Phase plane at I = {i_stim:.0f} pA")
+
+    def _draw_fi(self, neuron: Any) -> None:
+        """The f-I curve; skipped when neither the neuron, ``dt`` nor the range changed (the
+        injected current does not enter it)."""
+        key = (self.model, tuple(sorted(self.neuron.values().items())), self.dt_ms, self.fi_max_pa)
+        if key == self._fi_key:
+            return
+        currents = np.linspace(0.0, self.fi_max_pa, _FI_POINTS)
+        rates = fi_curve_rates(
+            neuron, currents, dt=self.dt_ms, duration_ms=_FI_DURATION_MS, key=_KEY
+        )
+        self.plots.show_fi(currents, np.asarray(rates))
+        self._fi_key = key
 
     def export_data(self) -> dict[str, np.ndarray]:
         """The last simulated run (for CSV/NPZ export)."""

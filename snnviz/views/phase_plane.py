@@ -65,24 +65,88 @@ def phase_plane(
         trajectory: arrays ``(V(t), w(t))``; its start is marked with a dot.
 
     Returns an ``hv.Overlay``; its layers are labelled ``"V-nullcline"``, ``"w-nullcline"``,
-    ``"flow"``, ``"trajectory"`` and ``"start"`` (those given).
+    ``"flow"``, ``"trajectory"`` and ``"start"`` (those given). :func:`phase_plane_columns`
+    computes the same layers as plain arrays (for a raw Bokeh plot updated in place).
+    """
+    cols = phase_plane_columns(
+        v_range_mv=v_range_mv,
+        w_range_pa=w_range_pa,
+        v_nullcline=v_nullcline,
+        w_nullcline=w_nullcline,
+        vector_field=vector_field,
+        trajectory=trajectory,
+        grid=grid,
+        n_points=n_points,
+    )
+    layers: list[hv.Element] = []
+    if "flow" in cols:
+        f = cols["flow"]
+        segs = np.stack([f["v0"], f["w0"], f["v1"], f["w1"]], axis=1)
+        element = hv.Segments(segs, kdims=[V_MEMBRANE, W_ADAPT, _V_END, _W_END], label="flow")
+        layers.append(styled(element, color=PHASE_COLORS["flow"], line_width=1, tools=[]))
+    for name in ("V-nullcline", "w-nullcline"):
+        if name in cols:
+            curve = hv.Curve(
+                (cols[name]["v"], cols[name]["w"]), kdims=[V_MEMBRANE], vdims=[W_ADAPT], label=name
+            )
+            layers.append(styled(curve, color=PHASE_COLORS[name], line_width=2))
+    if "trajectory" in cols:
+        tv, tw = cols["trajectory"]["v"], cols["trajectory"]["w"]
+        path = hv.Curve((tv, tw), kdims=[V_MEMBRANE], vdims=[W_ADAPT], label="trajectory")
+        layers.append(styled(path, color=PHASE_COLORS["trajectory"], line_width=1.5, alpha=0.8))
+        if tv.size:
+            start = hv.Scatter((tv[:1], tw[:1]), kdims=[V_MEMBRANE], vdims=[W_ADAPT], label="start")
+            layers.append(styled(start, color=PHASE_COLORS["trajectory"], size=8))
+    (v_lo, v_hi), (w_lo, w_hi) = cols["window"]["v"], cols["window"]["w"]
+    return overlay_opts(
+        hv.Overlay(layers),
+        title=title,
+        xlim=(float(v_lo), float(v_hi)),
+        ylim=(float(w_lo), float(w_hi)),
+    )
+
+
+#: Line colours of the phase-plane layers.
+PHASE_COLORS = {
+    "flow": "#999999",
+    "V-nullcline": "#d62728",
+    "w-nullcline": "#1f77b4",
+    "trajectory": "black",
+}
+
+
+def phase_plane_columns(
+    *,
+    v_range_mv: tuple[float, float],
+    w_range_pa: tuple[float, float],
+    v_nullcline: Nullcline | None = None,
+    w_nullcline: Nullcline | None = None,
+    vector_field: VectorField | None = None,
+    trajectory: tuple[ArrayLike, ArrayLike] | None = None,
+    grid: int = 15,
+    n_points: int = 400,
+) -> dict[str, dict[str, np.ndarray]]:
+    """The layers of :func:`phase_plane` as arrays (same arguments, same checks).
+
+    Returns ``{"window": {"v": (lo, hi), "w": (lo, hi)}}`` plus, for those given,
+    ``"flow": {"v0", "w0", "v1", "w1"}`` (arrow segments), ``"V-nullcline"`` and
+    ``"w-nullcline": {"v", "w"}`` (NaN where hidden), ``"trajectory"`` and ``"start"``:
+    ``{"v", "w"}``.
     """
     v_lo, v_hi = _window(v_range_mv, "v_range_mv")
     w_lo, w_hi = _window(w_range_pa, "w_range_pa")
-    layers: list[hv.Element] = []
+    out: dict[str, dict[str, np.ndarray]] = {
+        "window": {"v": np.array([v_lo, v_hi]), "w": np.array([w_lo, w_hi])}
+    }
     if vector_field is not None:
-        layers.append(_flow(vector_field, (v_lo, v_hi), (w_lo, w_hi), int(grid)))
-    for name, spec, color in (
-        ("V-nullcline", v_nullcline, "#d62728"),
-        ("w-nullcline", w_nullcline, "#1f77b4"),
-    ):
+        segs = _flow_segments(vector_field, (v_lo, v_hi), (w_lo, w_hi), int(grid))
+        out["flow"] = {k: segs[:, i] for i, k in enumerate(("v0", "w0", "v1", "w1"))}
+    for name, spec in (("V-nullcline", v_nullcline), ("w-nullcline", w_nullcline)):
         if spec is None:
             continue
         v, w = _sample_nullcline(spec, (v_lo, v_hi), int(n_points), name)
         margin = 0.05 * (w_hi - w_lo)
-        w = np.where((w >= w_lo - margin) & (w <= w_hi + margin), w, np.nan)
-        curve = hv.Curve((v, w), kdims=[V_MEMBRANE], vdims=[W_ADAPT], label=name)
-        layers.append(styled(curve, color=color, line_width=2))
+        out[name] = {"v": v, "w": np.where((w >= w_lo - margin) & (w <= w_hi + margin), w, np.nan)}
     if trajectory is not None:
         tv = np.asarray(trajectory[0], dtype=np.float64).ravel()
         tw = np.asarray(trajectory[1], dtype=np.float64).ravel()
@@ -91,16 +155,13 @@ def phase_plane(
                 f"phase_plane: trajectory V and w must have the same length, got {tv.size} and "
                 f"{tw.size}"
             )
-        path = hv.Curve((tv, tw), kdims=[V_MEMBRANE], vdims=[W_ADAPT], label="trajectory")
-        layers.append(styled(path, color="black", line_width=1.5, alpha=0.8))
-        if tv.size:
-            start = hv.Scatter((tv[:1], tw[:1]), kdims=[V_MEMBRANE], vdims=[W_ADAPT], label="start")
-            layers.append(styled(start, color="black", size=8))
-    if not layers:
+        out["trajectory"] = {"v": tv, "w": tw}
+        out["start"] = {"v": tv[:1], "w": tw[:1]}
+    if len(out) == 1:
         raise ValueError(
             "phase_plane: give at least one of v_nullcline, w_nullcline, vector_field, trajectory"
         )
-    return overlay_opts(hv.Overlay(layers), title=title, xlim=(v_lo, v_hi), ylim=(w_lo, w_hi))
+    return out
 
 
 def _window(rng: tuple[float, float], name: str) -> tuple[float, float]:
@@ -159,9 +220,9 @@ def flow_arrows(
     return np.concatenate(segments, axis=0)
 
 
-def _flow(
+def _flow_segments(
     spec: VectorField, v_window: tuple[float, float], w_window: tuple[float, float], grid: int
-) -> hv.Segments:
+) -> np.ndarray:
     if callable(spec):
         if grid < 2:
             raise ValueError(f"phase_plane: grid must be >= 2, got {grid}")
@@ -175,7 +236,7 @@ def _flow(
     else:
         v, w, dv, dw = spec
         cells = max(2, round(np.sqrt(np.size(v))))
-    segs = flow_arrows(
+    return flow_arrows(
         v,
         w,
         np.broadcast_to(np.asarray(dv, dtype=np.float64), np.shape(v)),
@@ -184,5 +245,3 @@ def _flow(
         w_span=w_window[1] - w_window[0],
         length=0.7 / cells,
     )
-    element = hv.Segments(segs, kdims=[V_MEMBRANE, W_ADAPT, _V_END, _W_END], label="flow")
-    return styled(element, color="#999999", line_width=1, tools=[])

@@ -4,9 +4,12 @@ The first group checks every registered page against the demo contract and the r
 conventions (notebook, thumbnail, tests); the rest uses stand-in pages from tests/helpers.py.
 """
 
+import ast
 import html
 import io
 import re
+import subprocess
+import sys
 import urllib.request
 
 import nbformat
@@ -43,6 +46,21 @@ def test_page_follows_the_demo_contract(slug):
     for entry in cls.url_params:
         head = entry.split(".")[0]
         assert head in cls.param, f"url_params entry {entry!r} names no parameter"
+
+
+def test_page_titles_are_read_from_source_without_importing_pages():
+    code = (
+        "import sys; from snnviz import gallery\n"
+        "titles = {s: gallery.page_title({'page': s}) for s in gallery.PAGES}\n"
+        "heavy = [m for m in ('jax', 'holoviews', 'snnviz.pages.neuron_lab') if m in sys.modules]\n"
+        "print(repr((titles, heavy)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    titles, heavy = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert heavy == []  # serving a page's HTML imports neither the page nor JAX/HoloViews
+    for slug in SLUGS:
+        assert gallery.declared_title(slug) == gallery.load_page(slug).title
+        assert titles[slug] == f"{gallery.load_page(slug).title} · snnviz"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -158,6 +176,18 @@ def test_page_view_wraps_the_page_with_a_back_link(fake_registry):
     assert not _objects(view, pn.pane.Alert)
     assert "← Gallery" in _html_text(view) and "href='?'" in _html_text(view)
     assert any(getattr(w, "name", "") == "Gain" for w in view.select(pn.widgets.Widget))
+
+
+def test_deferred_page_view_fills_in_on_load_and_releases_the_warm_up(fake_registry):
+    from snnviz import warmup
+
+    # outside a server pn.state.onload runs the build at once; served it runs on load
+    view = gallery.page_view("fake_pass", defer=True)
+    assert any(getattr(w, "name", "") == "Gain" for w in view.select(pn.widgets.Widget))
+    assert "Fake page" in _html_text(view)
+    assert warmup.wait_for_quiet(quiet_s=0.0, timeout_s=1)  # no hold left behind
+    broken = gallery.page_view("nope", defer=True)
+    assert "could not be loaded" in _objects(broken, pn.pane.Alert)[0].object
 
 
 def test_url_query_restores_and_follows_the_page(fake_registry):

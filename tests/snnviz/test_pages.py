@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from snnviz.pages import neuron_lab as neuron_lab_module
 from snnviz.pages.network_lab import NetworkLab
 from snnviz.pages.neuron_lab import NeuronLab
 from tests.helpers import count_compilations
@@ -51,6 +52,51 @@ def test_neuron_lab_presets_load_per_model(neuron_lab):
     assert "Tonic spiking" in names or any("onic" in n for n in names)
     neuron_lab.preset = next(n for n in names if "urst" in n)
     assert "burst" in neuron_lab.pattern.object
+
+
+def test_neuron_lab_redraws_in_place_and_skips_an_unchanged_f_i_curve(neuron_lab, monkeypatch):
+    neuron_lab.model = "AdEx"
+    plots = neuron_lab.plots
+    trace_source, fi_data = plots.trace_source, dict(plots.fi_source.data)
+    calls = []
+    real = neuron_lab_module.fi_curve_rates
+    monkeypatch.setattr(
+        neuron_lab_module, "fi_curve_rates", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    neuron_lab.current.amplitude = 700.0  # the current does not enter the f-I curve
+    assert calls == [] and plots.fi_source.data["rate"] is fi_data["rate"]
+    assert plots.trace_source is trace_source  # same source, new data
+    v = np.asarray(trace_source.data["v"])
+    np.testing.assert_allclose(v[v < -20], neuron_lab.last_record["v"][:, 0][v < -20])
+    traj = plots.phase_sources["trajectory"].data
+    np.testing.assert_array_equal(traj["w"], neuron_lab.last_record["w"][:, 0])
+    neuron_lab.neuron.b = neuron_lab.neuron.b + 20.0  # a neuron parameter does
+    assert calls == [1]
+
+
+def test_neuron_lab_deferred_redraws_of_a_stale_move_are_skipped(neuron_lab, monkeypatch):
+    """Served, the phase plane and f-I curve are redrawn on later ticks; a newer move first
+    makes the older one's pending redraws skip."""
+    queued = []
+
+    class Doc:
+        session_context = object()
+
+        def add_next_tick_callback(self, callback):
+            queued.append(callback)
+
+    neuron_lab.model = "AdEx"
+    monkeypatch.setattr(neuron_lab_module.pn.state, "curdoc", Doc())
+    title = neuron_lab.plots.phase.title.text
+    neuron_lab.current.amplitude = 650.0
+    neuron_lab.current.amplitude = 800.0
+    assert len(queued) == 2 and neuron_lab.plots.phase.title.text == title  # nothing drawn yet
+    queued.pop(0)()  # the first move's redraw: stale, skipped
+    assert len(queued) == 1 and neuron_lab.plots.phase.title.text == title
+    queued.pop(0)()  # the second's phase plane, then its f-I curve on the next tick
+    assert "800 pA" in neuron_lab.plots.phase.title.text and len(queued) == 1
+    queued.pop(0)()
+    assert not queued
 
 
 @pytest.fixture(scope="module")
