@@ -12,11 +12,20 @@ journey: a random outbound route of ``n_steps`` agent steps, then ``n_steps`` ho
   and keys (results blocked on at the end; every call is dispatched asynchronously).
 
 Both compute the same journeys (their closest-approach ratios are compared). Target: vmap
->= 10x the journeys/s of the loop. Measured here it is not reached: XLA's per-iteration cost of
-a single-journey scan is only a few microseconds on this CPU, and the per-journey work is
-dominated by the threefry random numbers of the neuron noise (76 normals per agent step for
-the rate model, 760 for the emulated chip), which a batch does not amortise. The paper's reference point: 4,800 journeys in about
-30 minutes on one BrainScaleS-2 chip (2.7 journeys/s, with on-chip environment simulation).
+>= 10x the journeys/s of the loop. Measured here it is not reached, and it cannot be on this
+CPU: a batch amortises only XLA's fixed per-operation cost (a single-journey rate step is
+~3-6 us of it), not per-element work, and each journey draws fresh neuron noise every step
+(76 normals per agent step for the rate model, 76 per neuron step for the emulated chip),
+which a batch of 64 draws 64 times. In process CPU time per agent step at batch 64, the rate
+circuit spends ~75 % of its batched step on those draws; without them its batched step is
+~7-13x cheaper per journey than a single one. The emulated chip's batched neuron substep costs
+~70 ns per neuron (AdEx step, synapses, gating), ~85 % of it not noise, so its batch gains
+only ~1.3-2x. The engine draws its noise with an unrolled threefry (bit for bit
+``jax.random``; jax's CPU lowering loops over the hash rounds, ~3x slower per number) and, for
+the journey runner, in blocks of 50 agent steps outside the step loop; this halved the rate
+circuit's cost for vmap *and* loop alike, so the ratio stays ~3.5x (rate) and ~1.3-2x (chip).
+The paper's reference point: 4,800 journeys in about 30 minutes on one BrainScaleS-2 chip
+(2.7 journeys/s, with on-chip environment simulation).
 
 Run: ``python -m benchmarks.bee_journeys [--repeats 3] [--steps 500]``; writes
 ``benchmarks/results/bee_journeys.json`` and prints a table.

@@ -79,6 +79,19 @@ class AbstractCircuit(eqx.Module):
     ) -> tuple[PyTree, CXOutput]:
         """One agent step: sense heading and optic flow, update memory, steer."""
 
+    def draw_noise(self, key: PRNGKeyArray) -> PyTree:
+        """The random numbers one agent step consumes, drawn from ``key``. The journey runner
+        draws a block of steps' noise in one call, outside its step loop, then feeds each
+        step its share through :meth:`step_with_noise`; together the two equal
+        ``step(..., key=key)``. Default: the key itself (the step draws its own noise)."""
+        return key
+
+    def step_with_noise(
+        self, state: PyTree, heading: Array, velocity: Array, noise: PyTree
+    ) -> tuple[PyTree, CXOutput]:
+        """:meth:`step` with its random numbers already drawn by :meth:`draw_noise`."""
+        return self.step(state, heading, velocity, key=noise)
+
     @abc.abstractmethod
     def rotation(self, motor: Array) -> Array:
         """Turn (rad) for a motor output."""

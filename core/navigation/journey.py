@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
+from .._prng import split_key
 from .agent import DRAG, INBOUND_ACCELERATION, AgentState, Route, init_agent, move, random_route
 from .circuit import AbstractCircuit, CXOutput
 from .wiring import decode_memory
@@ -107,8 +108,20 @@ def journey_step(
     drag: Array = DRAG,
 ) -> tuple[JourneyState, JourneyRecord]:
     """One sense-integrate-steer-move step of a journey (see the module docstring)."""
-    key, k_cx = jax.random.split(state.key)
-    cx, out = circuit.step(state.cx, state.agent.heading, state.agent.velocity, key=k_cx)
+    key, k_cx = split_key(state.key)
+    return _step_drawn(circuit, state, key, circuit.draw_noise(k_cx), inbound_acceleration, drag)
+
+
+def _step_drawn(
+    circuit: AbstractCircuit,
+    state: JourneyState,
+    key: PRNGKeyArray,
+    noise: PyTree,
+    inbound_acceleration: Array,
+    drag: Array,
+) -> tuple[JourneyState, JourneyRecord]:
+    """:func:`journey_step` with the circuit's noise already drawn and the next ``key``."""
+    cx, out = circuit.step_with_noise(state.cx, state.agent.heading, state.agent.velocity, noise)
     outbound = state.outbound
     idx = jnp.minimum(state.t, state.n_outbound - 1)
     rotation = jnp.where(outbound, state.route.rotation[idx], circuit.rotation(out.motor))
@@ -138,6 +151,51 @@ def journey_step(
     return new, record
 
 
+NOISE_BLOCK = 50  # agent steps whose circuit noise is drawn in one call
+
+
+def _run_steps(
+    circuit: AbstractCircuit,
+    state: JourneyState,
+    n_steps: int,
+    inbound_acceleration: Array,
+    drag: Array,
+    record: bool,
+) -> tuple[JourneyState, JourneyRecord | None]:
+    """``n_steps`` (static) journey steps, identical to repeated :func:`journey_step`, with the
+    circuit noise of each block of :data:`NOISE_BLOCK` steps drawn in one call before the
+    block's loop: the key chain first (one split per step, as ``journey_step`` does), then
+    every step's :meth:`~.circuit.AbstractCircuit.draw_noise` at once. Inside a step the
+    draws would be recomputed by each population they feed (XLA fuses the cheap-looking
+    hash into every consumer) and vectorise poorly."""
+
+    def block(state: JourneyState, length: int):
+        def chain(key, _):
+            key, k_cx = split_key(key)
+            return key, (key, k_cx)
+
+        _, (keys, step_keys) = jax.lax.scan(chain, state.key, None, length=length)
+        noise = jax.vmap(circuit.draw_noise)(step_keys)
+
+        def body(s, x):
+            s, rec = _step_drawn(circuit, s, x[0], x[1], inbound_acceleration, drag)
+            return s, (rec if record else None)
+
+        return jax.lax.scan(body, state, (keys, noise))
+
+    n_blocks, rest = divmod(n_steps, NOISE_BLOCK)
+    records = []
+    if n_blocks:
+        state, recs = jax.lax.scan(lambda s, _: block(s, NOISE_BLOCK), state, None, length=n_blocks)
+        records.append(jax.tree.map(lambda r: r.reshape(-1, *r.shape[2:]), recs))
+    if rest:
+        state, recs = block(state, rest)
+        records.append(recs)
+    if not record:
+        return state, None
+    return state, jax.tree.map(lambda *rs: jnp.concatenate(rs), *records)
+
+
 @eqx.filter_jit
 def advance_journey(
     circuit: AbstractCircuit,
@@ -152,9 +210,7 @@ def advance_journey(
     """
     acc = jnp.asarray(inbound_acceleration, jnp.float32)
     drag = jnp.asarray(drag, jnp.float32)
-    return jax.lax.scan(
-        lambda s, _: journey_step(circuit, s, acc, drag), state, None, length=n_steps
-    )
+    return _run_steps(circuit, state, n_steps, acc, drag, record=True)
 
 
 def summarise(state: JourneyState) -> JourneySummary:
@@ -179,11 +235,7 @@ def _run_one(circuit, route, key, n_inbound, inbound_acceleration, drag):
     state = init_journey(circuit, route, n_inbound, key=key)
     circuit = circuit.prepare()
     n = route.rotation.shape[-1] + n_inbound
-
-    def body(s, _):
-        return journey_step(circuit, s, inbound_acceleration, drag)[0], None
-
-    state, _ = jax.lax.scan(body, state, None, length=n)
+    state, _ = _run_steps(circuit, state, n, inbound_acceleration, drag, record=False)
     return summarise(state)
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._prng import standard_normal
 from . import wiring
 from .circuit import CXOutput, CXState, TunedCircuit, optic_flow
 
@@ -53,7 +54,17 @@ class RateCX(TunedCircuit):
         self, state: CXState, heading: Array, velocity: Array, *, key: PRNGKeyArray
     ) -> tuple[CXState, CXOutput]:
         """One update of every population from the current heading and velocity."""
-        eta = self.noise * jax.random.normal(key, (76,))
+        return self.step_with_noise(state, heading, velocity, self.draw_noise(key))
+
+    def draw_noise(self, key: PRNGKeyArray) -> Float[Array, 76]:
+        """One step's standard normal draws, one per cell (76), scaled by ``noise`` in the step."""
+        return standard_normal(key, (76,))
+
+    def step_with_noise(
+        self, state: CXState, heading: Array, velocity: Array, noise: Array
+    ) -> tuple[CXState, CXOutput]:
+        """:meth:`step` given the step's 76 standard normals (:meth:`draw_noise`)."""
+        eta = self.noise * noise
         n_tl2, n_cl1, n_tb1, n_tn1, n_tn2, n_cpu4, n_cpu1 = jnp.split(eta, _SPLITS)
 
         def f(u, slope, bias, noise):

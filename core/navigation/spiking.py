@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from .._prng import standard_normal
 from ..neurons import LIF, AdEx
 from . import wiring
 from .circuit import CXOutput, TunedCircuit, f32, optic_flow
@@ -242,6 +243,16 @@ class SpikingCX(TunedCircuit):
         self, state: SpikingState, heading: Array, velocity: Array, *, key: PRNGKeyArray
     ) -> tuple[SpikingState, CXOutput]:
         """One agent step = ``n_substeps`` neuron steps with heading and flow held."""
+        return self.step_with_noise(state, heading, velocity, self.draw_noise(key))
+
+    def draw_noise(self, key: PRNGKeyArray) -> Float[Array, "substeps 76"]:
+        """One agent step's standard normal current noise, per neuron step and neuron."""
+        return standard_normal(key, (self.n_substeps, N))
+
+    def step_with_noise(
+        self, state: SpikingState, heading: Array, velocity: Array, noise: Array
+    ) -> tuple[SpikingState, CXOutput]:
+        """:meth:`step` given its ``(n_substeps, 76)`` standard normals (:meth:`draw_noise`)."""
         slope, bias = self._slopes_biases()
         flow = optic_flow(heading, velocity)
         ext = jnp.zeros(N, jnp.float32)
@@ -276,7 +287,6 @@ class SpikingCX(TunedCircuit):
             memory = jnp.clip(memory, 0.0, 1.0)
             return (neurons, spikes, trace, memory, counts + spikes), None
 
-        xis = jax.random.normal(key, (k, N))
         carry = (
             state.neurons,
             state.spikes,
@@ -284,7 +294,7 @@ class SpikingCX(TunedCircuit):
             state.memory,
             jnp.zeros(N, jnp.float32),
         )
-        (neurons, spikes, trace, memory, counts), _ = jax.lax.scan(substep, carry, xis)
+        (neurons, spikes, trace, memory, counts), _ = jax.lax.scan(substep, carry, noise)
         rates = counts / (k * self.dt * r_max)
         cpu1 = rates[CPU1]
         motor = jnp.asarray(wiring.cpu1_to_motor(), jnp.float32) @ cpu1

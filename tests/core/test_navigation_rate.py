@@ -194,3 +194,26 @@ def test_decoded_distance_scale_of_the_rate_circuit_is_one():
     from snnviz.core.navigation import distance_scale
 
     assert distance_scale(RateCX()) == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("n_steps", [7, 50, 123])
+def test_blocked_noise_equals_step_by_step_journey(n_steps):
+    # advance_journey draws each block's noise up front; journey_step draws it every step
+    from snnviz.core.navigation import journey_step
+
+    circuit = RateCX()
+    route = jax.tree.map(lambda x: x[0], random_routes(jax.random.key(5), 1, 80))
+    state = init_journey(circuit, route, 60, key=jax.random.key(6))
+    blocked, rec = advance_journey(circuit, state, n_steps)
+    step = jax.jit(lambda s: journey_step(circuit, s, jnp.float32(0.1), jnp.float32(0.15)))
+    positions = []
+    for _ in range(n_steps):
+        state, r = step(state)
+        positions.append(np.asarray(r.position))
+    np.testing.assert_allclose(np.asarray(rec.position), np.stack(positions), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(blocked.cx.memory), np.asarray(state.cx.memory), atol=1e-6
+    )
+    np.testing.assert_array_equal(
+        np.asarray(jax.random.key_data(blocked.key)), np.asarray(jax.random.key_data(state.key))
+    )
