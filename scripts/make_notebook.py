@@ -11,6 +11,7 @@ are not stored; tests/notebooks/test_notebooks.py executes every notebook.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def notebook_for(slug: str) -> nbformat.NotebookNode:
         # .servable(): displayed here, and served by `panel serve demos/<slug>.ipynb`
         new_code_cell(
             f"from {module} import {class_name}\n\npage = {class_name}()\n"
-            f"page.panel().servable(title={cls.title!r})"
+            f"page.panel().servable(title={json.dumps(cls.title)})"  # as ruff formats it
         ),
         new_markdown_cell(
             "## Reproduce\n\n`page.reproduce(quick=True)` recomputes the result headless "

@@ -8,6 +8,18 @@ turn gain) swaps the traced values of the same compiled circuit. The evolution s
 generation per frame on the worker pool (a second LiveLoop), so the page stays live.
 ``reproduce()`` checks Stone et al.'s homing statistics, the spiking and emulated circuits against
 them, the degradation with mismatch and weight resolution, and the ES's rise from a poor start.
+
+The ES evolves the four global genes (memory gain, turn gain, CPU1 and CPU4 biases). Per-neuron
+genes that could undo the chip's fixed-pattern mismatch are an option on the page ("evolve
+per-neuron offsets"; :func:`es_genes` with ``per_neuron=True``,
+:data:`~snnviz.core.navigation.evolution.NEURON_GENES`), not the default: at the page's
+budgets (8-16 candidates x 4 routes a generation) their 44 extra dimensions drowned the global
+genes' gradient: in quick mode the fitness did not rise in 10 generations (-0.95 -> -0.94 on
+held-out routes, vs -0.95 -> -0.59 with the global genes), and with the global genes held at
+their hand-wired values 15 generations of per-neuron genes moved the held-out fitness only from
+-0.091 to -0.083 (homing 0.78 -> 0.75, within the noise of 64 routes). The memory gain is the
+lever that matters on the emulated chip: 0.007-0.0085 instead of the rate model's 0.005 homes
+0.80-0.83 instead of 0.78 of the 64 held-out routes.
 """
 
 from __future__ import annotations
@@ -38,10 +50,13 @@ from snnviz.core.navigation import (
 )
 from snnviz.core.navigation.bss2 import SPEEDUP, emulated_bss2_cx
 from snnviz.core.navigation.evolution import (
+    GENES,
+    NEURON_GENES,
     OpenES,
     apply_genes,
     evaluate_population,
     homing_fitness,
+    n_genes,
 )
 from snnviz.core.navigation.spiking import spiking_cx
 from snnviz.distributed import BatchFanOut
@@ -70,6 +85,7 @@ POOR_START = (
     4.5,
     3.5,
 )  # memory gain, turn gain, CPU1/CPU4 bias
+ES_SIGMA, ES_NEURON_SIGMA, ES_LEARNING_RATE = 0.2, 0.05, 0.15
 PAPER_JOURNEYS_PER_S = 4800 / 1800.0  # Schreiber et al.: 4,800 journeys in ~30 min on one chip
 MISMATCH_LEVELS = (0.0, 0.05, 0.1, 0.2)
 BIT_LEVELS = (3.0,)
@@ -139,7 +155,9 @@ class BeePathIntegrationPage(DemoPage):
             "es_gain",
             "evolution substantially improves homing precision (320 generations x 15 journeys)",
             "OpenAI-ES on the emulated chip from a poor start: fitness (- mean closest-approach "
-            "ratio) of the evolved mean gains minus that of the start, on fresh routes, >= 0.2",
+            "ratio) of the evolved mean gains minus that of the start, on held-out routes, >= 0.2, "
+            "and the population's mean fitness rises in trend (least-squares slope over the "
+            "generations > 0)",
         ),
         Claim(
             "es_homing_success",
@@ -179,6 +197,13 @@ class BeePathIntegrationPage(DemoPage):
         label="fly the evolved genes",
         doc="Journeys use the evolution strategy's current mean genes (memory gain, turn gain, "
         "CPU1 and CPU4 biases) instead of the hand-wired values",
+    )
+    es_per_neuron = param.Boolean(
+        False,
+        label="evolve per-neuron offsets",
+        doc="Spiking circuits: the ES also evolves an input offset per TB1, TN2, CPU4 and CPU1 "
+        "neuron and the TN2 gains (44 more genes that could undo the chip's fixed-pattern "
+        "mismatch, as the paper's in-the-loop evolution does); changing it restarts the ES",
     )
     dask_scheduler = param.String(
         os.environ.get("SNNVIZ_DASK_SCHEDULER", ""),
@@ -239,6 +264,7 @@ class BeePathIntegrationPage(DemoPage):
         self.param.watch(lambda e: self.fan_out.set_address(e.new), "dask_scheduler")
         # the same route again, now with (or without) the evolved genes
         self.param.watch(lambda _e: self.loop.reset(), "fly_evolved")
+        self.param.watch(lambda _e: self.es_loop.reset(), "es_per_neuron")
 
     @classmethod
     def warm_up(cls) -> None:
@@ -273,9 +299,12 @@ class BeePathIntegrationPage(DemoPage):
 
     def _journey_circuit(self) -> Any:
         """The circuit journeys fly: the model's, with the ES mean genes if asked."""
-        if self.fly_evolved:
-            return apply_genes(self._circuit, self._es_state.mean)
-        return self._circuit
+        if not self.fly_evolved:
+            return self._circuit
+        names, genes = self._es_names, self._es_state.mean
+        if not hasattr(self._circuit, "current_offset"):  # ES of a spiking circuit, rate now
+            names, genes = GENES, genes[: len(GENES)]
+        return apply_genes(self._circuit, genes, names)
 
     def _advance_chunk(self) -> dict[str, Any]:
         """One compiled chunk of the journey (on the worker thread when offloaded)."""
@@ -426,8 +455,11 @@ class BeePathIntegrationPage(DemoPage):
 
     # -- evolution -----------------------------------------------------------------------------
     def _reset_es(self) -> None:
-        self._es = OpenES(ES_POPSIZE, sigma=0.2, learning_rate=0.1)
-        self._es_state = self._es.init(jnp.asarray(POOR_START))
+        self._es_names = es_genes(self.model.circuit, self.es_per_neuron)
+        self._es = OpenES(
+            ES_POPSIZE, sigma=es_sigma(self._es_names), learning_rate=ES_LEARNING_RATE
+        )
+        self._es_state = self._es.init(jnp.asarray(es_start(self._es_names)))
         self._es_key = jax.random.key(self.model.route_seed + 777)
         self._es_journeys = 0
         self._es_wall_s = 0.0
@@ -441,10 +473,14 @@ class BeePathIntegrationPage(DemoPage):
     def _es_generation(self) -> dict[str, Any]:
         """One ES generation on the current circuit (runs on the worker pool)."""
         circuit = self._circuit
+        if es_genes(self.model.circuit, self.es_per_neuron) != self._es_names:  # circuit changed
+            self._reset_es()
         start = time.perf_counter()
         self._es_key, k_ask, k_eval = jax.random.split(self._es_key, 3)
         candidates, eps = self._es.ask(self._es_state, key=k_ask)
-        fly = functools.partial(fly_candidates, circuit, k_eval, ES_ROUTES, ES_STEPS)
+        fly = functools.partial(
+            fly_candidates, circuit, k_eval, ES_ROUTES, ES_STEPS, names=self._es_names
+        )
         fitness, homed = self.fan_out(fly, np.asarray(candidates))
         self._es_state = self._es.tell(self._es_state, eps, jnp.asarray(fitness))
         self._es_wall_s += time.perf_counter() - start
@@ -496,7 +532,7 @@ class BeePathIntegrationPage(DemoPage):
             pn.Row(self.evolve_toggle, self.es_reset_button),
             pn.Param(
                 self,
-                parameters=["fly_evolved", "dask_scheduler"],
+                parameters=["es_per_neuron", "fly_evolved", "dask_scheduler"],
                 show_name=False,
                 sizing_mode="stretch_width",
             ),
@@ -531,13 +567,49 @@ class BeePathIntegrationPage(DemoPage):
         return _JUDGES[claim.key](claim, metrics)
 
 
+def es_genes(circuit_kind: str, per_neuron: bool = False) -> tuple[str, ...]:
+    """The genes the ES evolves: the four global ones, plus (``per_neuron``, spiking circuits
+    only) per-neuron input offsets of TB1, TN2, CPU4 and CPU1 and the TN2 gains
+    (``circuit_kind`` is :attr:`BeeModel.circuit`). The page evolves the global genes: with
+    8-16 candidates a generation, the 44 per-neuron genes drowned the global genes' signal
+    (quick mode: no rise in 10 generations; see the module docstring)."""
+    if per_neuron and circuit_kind != "rate":
+        return GENES + NEURON_GENES
+    return GENES
+
+
+def es_start(names: tuple[str, ...]) -> np.ndarray:
+    """The ES's poor start: :data:`POOR_START` globals, per-neuron genes 0 (uncorrected)."""
+    start = np.zeros(n_genes(names), np.float32)
+    start[: len(GENES)] = POOR_START
+    return start
+
+
+def es_sigma(names: tuple[str, ...]) -> np.ndarray:
+    """Search spread per gene: ``ES_SIGMA`` for the global genes, ``ES_NEURON_SIGMA`` for the
+    per-neuron ones (their steps scale alike, see :class:`OpenES`)."""
+    sigma = np.full(n_genes(names), ES_NEURON_SIGMA, np.float32)
+    sigma[: len(GENES)] = ES_SIGMA
+    return sigma
+
+
 def fly_candidates(
-    circuit: Any, key: Any, n_routes: int, n_steps: int, candidates: np.ndarray
+    circuit: Any,
+    key: Any,
+    n_routes: int,
+    n_steps: int,
+    candidates: np.ndarray,
+    names: tuple[str, ...] = GENES,
+    n_inbound: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """ES fitness and homed fraction of each candidate gene vector (P, d), flying ``n_routes``
-    common random routes of ``n_steps`` out + ``n_steps`` home; a Dask task when fanned out
-    (each row depends only on its genes, so a split population gives the same numbers)."""
-    summary = evaluate_population(circuit, jnp.asarray(candidates), key, n_routes, n_steps, n_steps)
+    """ES fitness and homed fraction of each candidate gene vector (P, d) of ``names``, flying
+    ``n_routes`` common random routes of ``n_steps`` out + ``n_inbound`` (default ``n_steps``)
+    home; a Dask task when fanned out (each row depends only on its genes, so a split
+    population gives the same numbers)."""
+    n_in = n_steps if n_inbound is None else n_inbound
+    summary = evaluate_population(
+        circuit, jnp.asarray(candidates), key, n_routes, n_steps, n_in, names
+    )
     return np.asarray(homing_fitness(summary)), np.asarray(summary.homed).mean(axis=-1)
 
 
@@ -628,13 +700,19 @@ def measure(
 def _evolve(
     quick: bool, n_sub: int, progress: Progress, figures: dict, fan_out: BatchFanOut
 ) -> dict[str, Any]:
+    # training journeys: quick 250 + 250 steps; full 1,500 out (the test length: the memory gain
+    # must suit it) + 1,000 home (the closest approach of a homing bee comes well before)
     if quick:
-        popsize, n_routes, steps, generations, test_steps = 8, 4, 250, 10, 250
+        popsize, n_routes, n_out, n_in, generations, test_steps = 8, 4, 250, 250, 10, 250
     else:
-        popsize, n_routes, steps, generations, test_steps = 16, 4, 1500, 25, 1500
+        popsize, n_routes, n_out, n_in, generations, test_steps = 16, 4, 1500, 1000, 40, 1500
     circuit = emulated_bss2_cx(n_substeps=n_sub)
-    es = OpenES(popsize, sigma=0.2, learning_rate=0.1)
-    state = es.init(jnp.asarray(POOR_START))
+    names = es_genes("emulated BSS-2")
+    # full mode: the step shrinks 3x over the run, so the mean settles near the optimum
+    decay = 1.0 if quick else (1.0 / 3.0) ** (1.0 / generations)
+    es = OpenES(popsize, sigma=es_sigma(names), learning_rate=ES_LEARNING_RATE, lr_decay=decay)
+    start_genes = jnp.asarray(es_start(names))
+    state = es.init(start_genes)
     key = jax.random.key(5)
     best, mean, seconds = [], [], []
     for g in range(generations):
@@ -644,7 +722,9 @@ def _evolve(
         )
         key, k_ask, k_eval = jax.random.split(key, 3)
         candidates, eps = es.ask(state, key=k_ask)
-        fly = functools.partial(fly_candidates, circuit, k_eval, n_routes, steps)
+        fly = functools.partial(
+            fly_candidates, circuit, k_eval, n_routes, n_out, names=names, n_inbound=n_in
+        )
         fitness, _homed = fan_out(fly, np.asarray(candidates))
         state = es.tell(state, eps, jnp.asarray(fitness))
         best.append(float(fitness.max()))
@@ -655,23 +735,25 @@ def _evolve(
     figures["evolution"] = es_curve(
         best, mean, title=f"ES on the emulated chip ({popsize} x {n_routes} journeys / generation)"
     )
-    # test on fresh routes: start, evolved, hand-wired. Quick mode reuses the compiled population
-    # shape (padding the probe to popsize, 8 calls x n_routes routes): compiling a new shape would
-    # cost more than the journeys; full mode flies the three circuits on 64 routes at once.
-    hand = jnp.asarray([np.log(0.005), 0.0, 2.5, 2.5])
-    three = [jnp.asarray(POOR_START), state.mean, hand]
+    # test on held-out routes (keys 900+, never used for fitness): start, evolved, hand-wired.
+    # Quick mode reuses the compiled population shape (padding the probe to popsize, 8 calls x
+    # n_routes routes): compiling a new shape would cost more than the journeys; full mode
+    # flies the three circuits on 64 routes at once.
+    hand = np.zeros(n_genes(names), np.float32)
+    hand[: len(GENES)] = [np.log(0.005), 0.0, 2.5, 2.5]
+    three = [start_genes, state.mean, jnp.asarray(hand)]
     if quick:
         probe = jnp.stack(three + [state.mean] * (popsize - 3))
         test = [
             evaluate_population(
-                circuit, probe, jax.random.key(900 + i), n_routes, test_steps, test_steps
+                circuit, probe, jax.random.key(900 + i), n_routes, test_steps, test_steps, names
             )
             for i in range(8)
         ]
         ratios = np.concatenate([np.asarray(t.closest_ratio[:3]) for t in test], axis=1)
     else:
         test = evaluate_population(
-            circuit, jnp.stack(three), jax.random.key(900), 64, test_steps, test_steps
+            circuit, jnp.stack(three), jax.random.key(900), 64, test_steps, test_steps, names
         )
         ratios = np.asarray(test.closest_ratio)  # (3, 64)
     fit = -np.mean(np.minimum(ratios, 1.5), axis=1)
@@ -679,6 +761,7 @@ def _evolve(
     n_journeys = generations * popsize * n_routes
     gens = np.arange(generations)
     slope = float(np.polyfit(gens, mean, 1)[0]) if generations > 1 else 0.0
+    genes = np.asarray(state.mean)
     return {
         "es_gain": float(fit[1] - fit[0]),
         "es_fitness_start": float(fit[0]),
@@ -688,17 +771,30 @@ def _evolve(
         "es_homing_success": float(homed[1]),
         "es_homed_hand_wired": float(homed[2]),
         "es_mean_fitness_slope_per_generation": slope,
+        "es_mean_fitness": mean,
         "es_generations": generations,
+        "es_n_genes": len(genes),
+        "es_evolved_globals": {
+            "memory_gain": float(np.exp(genes[0])),
+            "turn_gain": float(np.exp(genes[1])),
+            "cpu1_bias": float(genes[2]),
+            "cpu4_bias": float(genes[3]),
+        },
+        # RMS of the per-neuron corrections (0 when only the global genes evolve)
+        "es_neuron_gene_rms": float(np.sqrt(np.mean(genes[len(GENES) :] ** 2)))
+        if len(genes) > len(GENES)
+        else 0.0,
         "es_journeys": n_journeys,
-        "es_journey_steps": 2 * steps,
+        "es_journey_steps": n_out + n_in,
         "es_test_journeys": int(ratios.shape[1]),
+        "es_test_steps": 2 * test_steps,
         "es_wall_s": es_seconds,
         "es_journeys_per_s": n_journeys / es_seconds,
         # throughput after the first (compiling) generation, in full-length (3,000-step) journeys
-        "journeys_per_s": (generations - 1) * popsize * n_routes * 2 * steps / 3000.0 / warm_s
+        "journeys_per_s": (generations - 1) * popsize * n_routes * (n_out + n_in) / 3000.0 / warm_s
         if generations > 1
         else float("nan"),
-        "es_emulated_hardware_s": n_journeys * 2 * steps * circuit.step_ms / 1000.0 / SPEEDUP,
+        "es_emulated_hardware_s": n_journeys * (n_out + n_in) * circuit.step_ms / 1000.0 / SPEEDUP,
     }
 
 
@@ -728,11 +824,24 @@ def _judge_degradation(c: Claim, m: dict) -> ClaimResult:
     return ClaimResult(c, [round(h, 3) for h in homed_m], bool(passed), detail)
 
 
+def _judge_es_gain(c: Claim, m: dict) -> ClaimResult:
+    value = float(m["es_gain"])
+    slope = float(m["es_mean_fitness_slope_per_generation"])
+    detail = (
+        f"{m['es_generations']} generations, {m['es_journeys']} journeys of {m['es_journey_steps']} steps "
+        f"in {m['es_wall_s']:.1f} s wall-clock ({m['es_emulated_hardware_s']:.2f} s emulated hardware time); "
+        f"fitness start {m['es_fitness_start']:.2f} -> evolved {m['es_fitness_evolved']:.2f} "
+        f"(hand-wired {m['es_fitness_hand_wired']:.2f}) on {m['es_test_journeys']} held-out journeys; "
+        f"mean-fitness slope {slope:+.3f} per generation"
+    )
+    return ClaimResult(c, value, bool(np.isfinite(value) and value >= 0.2 and slope > 0), detail)
+
+
 def _judge_es_success(c: Claim, m: dict) -> ClaimResult:
     value = float(m["es_homing_success"])
     detail = (
         f"start {m['es_homed_start']:.2f}, evolved {value:.2f}, hand-wired {m['es_homed_hand_wired']:.2f} "
-        f"on {m['es_test_journeys']} journeys of {m['es_journey_steps']} steps"
+        f"on the same {m['es_test_journeys']} held-out journeys of {m['es_test_steps']} steps"
     )
     if m["quick"]:
         return ClaimResult(
@@ -771,17 +880,7 @@ _JUDGES = {
         ),
     ),
     "degradation": _judge_degradation,
-    "es_gain": _judge_min(
-        "es_gain",
-        0.2,
-        lambda m: (
-            f"{m['es_generations']} generations, {m['es_journeys']} journeys of {m['es_journey_steps']} steps "
-            f"in {m['es_wall_s']:.1f} s wall-clock ({m['es_emulated_hardware_s']:.2f} s emulated hardware time); "
-            f"fitness start {m['es_fitness_start']:.2f} -> evolved {m['es_fitness_evolved']:.2f} "
-            f"(hand-wired {m['es_fitness_hand_wired']:.2f}); mean-fitness slope "
-            f"{m['es_mean_fitness_slope_per_generation']:+.3f} per generation"
-        ),
-    ),
+    "es_gain": _judge_es_gain,
     "es_homing_success": _judge_es_success,
     "journeys_per_s": _judge_min(
         "journeys_per_s",

@@ -1,18 +1,21 @@
 """The bee path-integration page headless: it builds with its buttons, the live loop flies a
 journey chunk by chunk and stops at its end, slider moves never recompile, the circuit selector
-rebuilds, bad values show a banner, the ES runs a generation, and quick reproduce passes."""
+rebuilds, bad values show a banner, the ES runs a generation (per-neuron genes at zero fly like the
+global genes), the ES claim needs a rising trend, and quick reproduce passes."""
 
 from __future__ import annotations
 
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import panel as pn
 import pytest
 
 import snnviz.pages.schreiber2023_bee as bee_page
 from snnviz.core.navigation import RateCX, stack_circuits
+from snnviz.core.navigation.evolution import GENES, NEURON_GENES, evaluate_population
 from snnviz.core.navigation.spiking import SpikingCX
 from snnviz.models.bee import BeeModel
 from snnviz.pages.schreiber2023_bee import BeePathIntegrationPage
@@ -203,3 +206,87 @@ def test_model_builds_each_circuit():
     assert float(np.std(np.asarray(chip.neuron.g_leak))) > 0.0  # fixed-pattern mismatch
     assert BeeModel(circuit="spiking").structure_key() != BeeModel().structure_key()
     assert BeeModel(noise=0.3).structure_key() == BeeModel().structure_key()
+
+
+def test_es_gene_sets_start_and_spread():
+    assert bee_page.es_genes("emulated BSS-2") == GENES  # the page evolves the global genes
+    assert bee_page.es_genes("rate", per_neuron=True) == GENES  # no neurons to correct
+    names = bee_page.es_genes("emulated BSS-2", per_neuron=True)
+    assert names == GENES + NEURON_GENES
+    start, sigma = bee_page.es_start(names), bee_page.es_sigma(names)
+    assert start.shape == sigma.shape == (48,)
+    np.testing.assert_allclose(start[:4], bee_page.POOR_START, rtol=1e-6)
+    assert not start[4:].any()  # per-neuron genes start uncorrected
+    np.testing.assert_allclose(sigma[:4], bee_page.ES_SIGMA, rtol=1e-6)
+    np.testing.assert_allclose(sigma[4:], bee_page.ES_NEURON_SIGMA, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_zero_neuron_genes_fly_like_the_global_genes():
+    chip = BeeModel(circuit="emulated BSS-2", n_substeps=4).build()
+    names = bee_page.es_genes("emulated BSS-2", per_neuron=True)
+    globals_ = np.stack([np.asarray(bee_page.POOR_START), [np.log(0.005), 0.0, 2.5, 2.5]])
+    full = np.concatenate([globals_, np.zeros((2, 44))], axis=1).astype(np.float32)
+    key = jax.random.key(4)
+    by_globals = evaluate_population(chip, jnp.asarray(globals_, jnp.float32), key, 2, 40, 40)
+    by_all = evaluate_population(chip, jnp.asarray(full), key, 2, 40, 40, names)
+    for field in ("decoded_amplitude", "closest_ratio"):
+        np.testing.assert_allclose(
+            np.asarray(getattr(by_all, field)), np.asarray(getattr(by_globals, field)), rtol=1e-5
+        )
+    shifted = full.copy()
+    shifted[:, 4:] = 1.0  # large corrections change the memory the journeys build
+    by_shifted = evaluate_population(chip, jnp.asarray(shifted), key, 2, 40, 40, names)
+    amplitude = np.asarray(by_globals.decoded_amplitude)
+    assert np.all(np.abs(np.asarray(by_shifted.decoded_amplitude) - amplitude) > 1e-3 * amplitude)
+
+
+def test_evolved_per_neuron_genes_fall_back_to_the_global_ones_on_the_rate_circuit(page):
+    names = GENES + NEURON_GENES
+    mean = np.asarray(bee_page.es_start(names)) + 0.2
+    page._es_names = names
+    page._es_state = page._es_state.__class__(
+        mean=mean, opt_state=page._es_state.opt_state, generation=page._es_state.generation
+    )
+    try:
+        page.fly_evolved = True
+        assert isinstance(page._flying, RateCX)
+        assert float(page._flying.memory_gain) == pytest.approx(np.exp(mean[0]), rel=1e-5)
+    finally:
+        page.fly_evolved = False
+        page.es_loop.reset()
+    assert page._es_names == GENES
+
+
+def test_per_neuron_option_restarts_the_es_with_the_neuron_genes(page):
+    page.es_per_neuron = True  # the rate circuit has no neurons to correct: the global genes
+    assert page._es_names == GENES and int(page._es_state.generation) == 0
+    with page.model.param.update(circuit="emulated BSS-2"):
+        page.es_loop.reset()
+        assert page._es_names == GENES + NEURON_GENES
+        assert page._es_state.mean.shape == (bee_page.n_genes(GENES + NEURON_GENES),)
+        page.es_per_neuron = False
+        assert page._es_names == GENES and page._es_state.mean.shape == (len(GENES),)
+    page.es_loop.reset()
+
+
+def test_es_gain_needs_a_rising_trend():
+    claim = next(c for c in BeePathIntegrationPage.claims if c.key == "es_gain")
+    metrics = dict(
+        es_gain=0.5,
+        es_mean_fitness_slope_per_generation=0.01,
+        es_generations=10,
+        es_journeys=320,
+        es_journey_steps=500,
+        es_wall_s=10.0,
+        es_emulated_hardware_s=1.6,
+        es_fitness_start=-0.9,
+        es_fitness_evolved=-0.4,
+        es_fitness_hand_wired=-0.4,
+        es_test_journeys=32,
+    )
+    assert bee_page._JUDGES["es_gain"](claim, metrics).passed
+    falling = dict(metrics, es_mean_fitness_slope_per_generation=-0.01)
+    assert not bee_page._JUDGES["es_gain"](claim, falling).passed
+    small = dict(metrics, es_gain=0.1)
+    assert not bee_page._JUDGES["es_gain"](claim, small).passed
