@@ -89,7 +89,7 @@ def test_make_notebook_writes_a_notebook_that_runs(tmp_path, monkeypatch):
     assert sources[1] == "import panel as pn\n\npn.extension()"
     assert sources[2] == (
         "from tests.helpers import FakePage\n\npage = FakePage()\n"
-        "page.panel().servable(title='Fake page')"
+        'page.panel().servable(title="Fake page")'
     )
     assert "value > 0" in sources[3]  # the claims are listed
     assert sources[4] == "result = page.reproduce(quick=True)\nprint(result.summary())"
