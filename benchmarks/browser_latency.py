@@ -186,6 +186,19 @@ def measure_frames(browser: Any, url: str, window_s: float, server_pid: int) -> 
         context.close()
 
 
+def _latency_stats(latencies: list[float | None]) -> dict[str, Any]:
+    """Timeouts (``None``), median, p90, min, max and every latency (ms, rounded)."""
+    ok = [x for x in latencies if x is not None]
+    return {
+        "timeouts": latencies.count(None),
+        "median_ms": round(statistics.median(ok), 1) if ok else None,
+        "p90_ms": round(float(np.percentile(ok, 90)), 1) if ok else None,
+        "min_ms": round(min(ok), 1) if ok else None,
+        "max_ms": round(max(ok), 1) if ok else None,
+        "all_ms": [None if x is None else round(x, 1) for x in latencies],
+    }
+
+
 def measure_slider(browser: Any, url: str, moves: int, server_pid: int) -> dict[str, Any]:
     """Median ms from setting the g slider in the page until the readout shows the value."""
     cpu = CpuMeter(server_pid)
@@ -209,17 +222,7 @@ def measure_slider(browser: Any, url: str, moves: int, server_pid: int) -> dict[
             page.wait_for_timeout(150)  # moves spaced like a user's, not back-to-back
         cpu_use = cpu.stop()
         _pause(page)
-        ok = [x for x in latencies if x is not None]
-        return {
-            "moves": moves,
-            "timeouts": latencies.count(None),
-            "median_ms": round(statistics.median(ok), 1) if ok else None,
-            "p90_ms": round(float(np.percentile(ok, 90)), 1) if ok else None,
-            "min_ms": round(min(ok), 1) if ok else None,
-            "max_ms": round(max(ok), 1) if ok else None,
-            "all_ms": [None if x is None else round(x, 1) for x in latencies],
-            "cpu": cpu_use,
-        }
+        return {"moves": moves, **_latency_stats(latencies), "cpu": cpu_use}
     finally:
         context.close()
 
@@ -282,20 +285,10 @@ def measure_neuron_lab_slider(browser: Any, url: str, moves: int, server_pid: in
             phase_ms.append(result["phase_ms"])
             page.wait_for_timeout(300)  # moves spaced like a user's
         cpu_use = cpu.stop()
-
-        def stats(xs: list[float | None]) -> dict[str, Any]:
-            ok = [x for x in xs if x is not None]
-            return {
-                "timeouts": xs.count(None),
-                "median_ms": round(statistics.median(ok), 1) if ok else None,
-                "p90_ms": round(float(np.percentile(ok, 90)), 1) if ok else None,
-                "all_ms": [None if x is None else round(x, 1) for x in xs],
-            }
-
         return {
             "moves": moves,
-            "trace": stats(trace_ms),
-            "phase_plane": stats(phase_ms),
+            "trace": _latency_stats(trace_ms),
+            "phase_plane": _latency_stats(phase_ms),
             "cpu": cpu_use,
         }
     finally:
