@@ -11,7 +11,10 @@ Only the first page is warmed at once. Before each later page the thread waits u
 has been waiting for or building a page for ``quiet_s`` seconds (:func:`hold_warm_up`,
 :func:`session_activity`, :func:`wait_for_quiet`): warming twelve pages holds the GIL for
 seconds, and the first visitor's page must not share the CPU with pages nobody asked for yet.
-A page that fails to import or warm up is logged and skipped.
+A page's ``warm_up()`` may return *later stages* (callables, e.g. compiling the page's other
+models): they run after every page's own warm-up, each one only when sessions are quiet, so no
+page starts threads of its own. A page whose warm-up has returned counts as warm.
+A page (or stage) that fails to import or warm up is logged and skipped.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ def start_warm_up(
 ) -> threading.Thread:
     """Warm ``slugs`` in order on a daemon thread (after ``setup()``); returns the thread.
 
-    The first slug is warmed at once, each later one after :func:`wait_for_quiet`.
+    The first slug is warmed at once, each later one after :func:`wait_for_quiet`; then the
+    later stages the pages' ``warm_up()`` returned, in order, each after :func:`wait_for_quiet`.
     """
     from .gallery import load_page
 
@@ -116,6 +120,7 @@ def start_warm_up(
                 setup()
             except Exception:
                 log.exception("snnviz: warm-up setup failed")
+        later: list[tuple[str, Callable[[], object]]] = []
         for i, slug in enumerate(slugs):
             if i:
                 wait_for_quiet(quiet_s)
@@ -125,7 +130,7 @@ def start_warm_up(
             try:
                 warm_up = getattr(load_page(slug), "warm_up", None)
                 if callable(warm_up):
-                    warm_up()
+                    later.extend((slug, stage) for stage in warm_up() or ())
                     log.info("snnviz: warmed %s in %.2f s", slug, time.perf_counter() - start)
             except ModuleNotFoundError as err:
                 log.warning("snnviz: page %r not available: %s", slug, err)
@@ -135,6 +140,12 @@ def start_warm_up(
                 )
             finally:
                 _done[slug].set()
+        for slug, stage in later:
+            wait_for_quiet(quiet_s)
+            try:
+                stage()
+            except Exception:
+                log.exception("snnviz: a later warm-up stage of page %r failed", slug)
         log.info("%s in %.2f s", WARM_UP_DONE, time.perf_counter() - total)
 
     thread = threading.Thread(target=run, name="snnviz-warm-up", daemon=True)

@@ -11,7 +11,7 @@ that delays beat weights only on the timing task at equal neuron count.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import holoviews as hv
@@ -162,9 +162,9 @@ class DelGradPage(DemoPage):
         self.session.param.watch(self._on_status, "status")
 
     @classmethod
-    def warm_up(cls) -> None:
-        """Compile the default model's training call, evaluation and snapshot now, and the
-        Yin-Yang network's (30 hidden neurons) on a background thread."""
+    def warm_up(cls) -> list[Callable[[], None]]:
+        """Compile the default model's training call, evaluation and snapshot now; the Yin-Yang
+        network's (30 hidden neurons) is a later warm-up stage (see :mod:`snnviz.warmup`)."""
         _warm(DelGradModel())
 
         def yinyang() -> None:
@@ -172,7 +172,7 @@ class DelGradPage(DemoPage):
             model.apply_task_defaults()
             _warm(model)
 
-        threading.Thread(target=yinyang, name="delgrad-warm-up", daemon=True).start()
+        return [yinyang]
 
     # -- model reactions -------------------------------------------------------------------
     def _budget(self) -> int:

@@ -8,7 +8,7 @@ and checks the LIF against its closed-form first-spike time and ISI.
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -26,7 +26,6 @@ from snnviz.models import CurrentProtocol, NeuronModel, list_presets, model_clas
 from snnviz.views import membrane_traces
 from snnviz.views.neuron_lab import NeuronPlots
 from snnviz.views.phase_plane import phase_plane_columns
-from snnviz.warmup import wait_for_quiet
 
 from ._base import DemoPage, Progress
 from ._layout import ReproduceSection, page_layout
@@ -157,17 +156,11 @@ class NeuronLab(DemoPage):
         self.param.watch(self._on_current_replaced, "current")
 
     @classmethod
-    def warm_up(cls) -> None:
-        """Compile the default model's runs now and the other models' in the background, so
-        the server starts as soon as the first page can render."""
+    def warm_up(cls) -> list[Callable[[], None]]:
+        """Compile the default model's runs now; the other models' are later warm-up stages
+        (see :mod:`snnviz.warmup`), so the server starts as soon as the first page can render."""
         page = cls()
-
-        def others() -> None:
-            for name in MODELS[1:]:
-                wait_for_quiet()  # not while a session builds its page
-                page.model = name
-
-        threading.Thread(target=others, name="neuron-lab-warm-up", daemon=True).start()
+        return [functools.partial(setattr, page, "model", name) for name in MODELS[1:]]
 
     # -- reactions ---------------------------------------------------------------------------
     def _on_model(self, *_: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from bokeh.models import ColumnDataSource, Label, Range1d, Span
+from bokeh.models import ColumnDataSource, Label, Legend, LegendItem, Range1d, Span
 from bokeh.plotting import figure
 
 from .phase_plane import PHASE_COLORS
@@ -67,27 +67,25 @@ class NeuronPlots:
         self.phase.segment(
             "v0", "w0", "v1", "w1", source=src["flow"], color=PHASE_COLORS["flow"], line_width=1
         )
-        for name in ("V-nullcline", "w-nullcline"):
-            self.phase.line(
+        lines = {
+            name: self.phase.line(
                 "v",
                 "w",
                 source=src[name],
                 color=PHASE_COLORS[name],
-                line_width=2,
-                legend_label=name,
+                line_width=1.5 if name == "trajectory" else 2,
+                alpha=0.8 if name == "trajectory" else 1.0,
             )
-        self.phase.line(
-            "v",
-            "w",
-            source=src["trajectory"],
-            color=PHASE_COLORS["trajectory"],
-            line_width=1.5,
-            alpha=0.8,
-            legend_label="trajectory",
-        )
+            for name in ("V-nullcline", "w-nullcline", "trajectory")
+        }
         self.phase.scatter("v", "w", source=src["start"], color="black", size=8)
-        self.phase.legend.location = "top_left"
-        self.phase.legend.background_fill_alpha = 0.6
+        # below the plot, not over the flow field
+        legend = Legend(
+            items=[LegendItem(label=name, renderers=[r]) for name, r in lines.items()],
+            orientation="horizontal",
+            click_policy="hide",
+        )
+        self.phase.add_layout(legend, "below")
         self.phase_note = Label(
             x=10, y=_HEIGHT // 2, x_units="screen", y_units="screen", text="", visible=False
         )

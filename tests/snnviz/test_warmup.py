@@ -67,3 +67,26 @@ def test_setup_runs_first_on_the_thread(monkeypatch):
     monkeypatch.setattr(gallery, "load_page", pages.__getitem__)
     warmup.start_warm_up(["ws_page"], setup=lambda: seen.append("setup")).join(5)
     assert seen == ["setup", "page"]
+
+
+def test_later_stages_run_after_every_page_and_only_when_quiet(monkeypatch):
+    order = []
+
+    def staged(name):
+        def warm_up(cls):
+            order.append(name)
+            return [lambda: order.append(f"{name} later"), lambda: 1 / 0]  # the 2nd one fails
+
+        return type(name, (), {"warm_up": classmethod(warm_up)})
+
+    plain = type("P", (), {"warm_up": classmethod(lambda cls: order.append("wl_plain"))})
+    pages = {"wl_staged": staged("wl_staged"), "wl_plain": plain}
+    monkeypatch.setattr(gallery, "load_page", pages.__getitem__)
+    release = warmup.hold_warm_up(max_s=30)
+    thread = warmup.start_warm_up(["wl_staged", "wl_plain"], quiet_s=0.1)
+    assert warmup.wait_until_warm("wl_staged", timeout_s=5)  # warm before its later stages ran
+    time.sleep(0.3)
+    assert order == ["wl_staged"]  # neither the next page nor a later stage while a session waits
+    release()
+    thread.join(5)
+    assert order == ["wl_staged", "wl_plain", "wl_staged later"] and not thread.is_alive()
