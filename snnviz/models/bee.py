@@ -22,6 +22,9 @@ from snnviz.core.navigation.spiking import spiking_cx
 from ._base import ParamModel, integer, number
 
 CIRCUITS = ("rate", "spiking", "emulated BSS-2")
+#: agent steps per compiled journey chunk: the live page's frame and the reproduction's example
+#: paths share one compiled program
+CHUNK_STEPS = 25
 
 
 class BeeModel(ParamModel):

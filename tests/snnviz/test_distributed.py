@@ -13,7 +13,7 @@ from distributed import LocalCluster
 
 from snnviz.core.navigation import RateCX
 from snnviz.distributed import BatchFanOut, concatenate, split_batch
-from snnviz.pages.schreiber2023_bee import POOR_START, fly_candidates
+from snnviz.models.bee_evolution import POOR_START, fly_candidates
 
 
 def _row_stats(batch: np.ndarray) -> dict[str, np.ndarray]:

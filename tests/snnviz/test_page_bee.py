@@ -13,11 +13,13 @@ import numpy as np
 import panel as pn
 import pytest
 
+import snnviz.models.bee_evolution as bee_es
 import snnviz.pages.schreiber2023_bee as bee_page
 from snnviz.core.navigation import RateCX, stack_circuits
-from snnviz.core.navigation.evolution import GENES, NEURON_GENES, evaluate_population
+from snnviz.core.navigation.evolution import GENES, NEURON_GENES, evaluate_population, n_genes
 from snnviz.core.navigation.spiking import SpikingCX
-from snnviz.models.bee import BeeModel
+from snnviz.models.bee import CHUNK_STEPS, BeeModel
+from snnviz.pages._bee_reproduce import JUDGES
 from snnviz.pages.schreiber2023_bee import BeePathIntegrationPage
 from tests.helpers import count_compilations
 
@@ -53,7 +55,7 @@ def test_stepping_flies_the_journey_and_stops_at_its_end(page):
     page.loop.reset()
     for _ in range(3):
         page.loop.step()
-    steps = 3 * bee_page.CHUNK_STEPS
+    steps = 3 * CHUNK_STEPS
     n_out = len(page.journey_view.outbound.data["x"])
     assert n_out == steps  # 75 outbound steps of 100
     assert page.journey_view.vectors.data["label"] == ["true home vector", "decoded from CPU4"]
@@ -106,7 +108,7 @@ def test_emulated_circuit_sliders_do_not_recompile(page):
         page.model.chip_seed = 5
         chunk = page._advance_chunk()
     assert log.matching("advance_journey") == 0, log.names
-    assert chunk["activity"].shape == (bee_page.CHUNK_STEPS, 76)
+    assert chunk["activity"].shape == (CHUNK_STEPS, 76)
     assert float(page._circuit.weight_bits) == 3.0
     page.model.param.update(circuit="rate", mismatch=0.05, weight_bits=6, chip_seed=0)
     page.loop.reset()
@@ -209,23 +211,24 @@ def test_model_builds_each_circuit():
 
 
 def test_es_gene_sets_start_and_spread():
-    assert bee_page.es_genes("emulated BSS-2") == GENES  # the page evolves the global genes
-    assert bee_page.es_genes("rate", per_neuron=True) == GENES  # no neurons to correct
-    names = bee_page.es_genes("emulated BSS-2", per_neuron=True)
+    assert bee_es.es_genes("emulated BSS-2") == GENES  # the page evolves the global genes
+    assert bee_es.es_genes("rate", per_neuron=True) == GENES  # no neurons to correct
+    names = bee_es.es_genes("emulated BSS-2", per_neuron=True)
     assert names == GENES + NEURON_GENES
-    start, sigma = bee_page.es_start(names), bee_page.es_sigma(names)
+    start, sigma = bee_es.es_start(names), bee_es.es_sigma(names)
     assert start.shape == sigma.shape == (48,)
-    np.testing.assert_allclose(start[:4], bee_page.POOR_START, rtol=1e-6)
+    np.testing.assert_allclose(start[:4], bee_es.POOR_START, rtol=1e-6)
     assert not start[4:].any()  # per-neuron genes start uncorrected
-    np.testing.assert_allclose(sigma[:4], bee_page.ES_SIGMA, rtol=1e-6)
-    np.testing.assert_allclose(sigma[4:], bee_page.ES_NEURON_SIGMA, rtol=1e-6)
+    gain, bias = bee_es.ES_GAIN_SIGMA, bee_es.ES_BIAS_SIGMA
+    np.testing.assert_allclose(sigma[:4], [gain, gain, bias, bias], rtol=1e-6)
+    np.testing.assert_allclose(sigma[4:], bee_es.ES_NEURON_SIGMA, rtol=1e-6)
 
 
 @pytest.mark.slow
 def test_zero_neuron_genes_fly_like_the_global_genes():
     chip = BeeModel(circuit="emulated BSS-2", n_substeps=4).build()
-    names = bee_page.es_genes("emulated BSS-2", per_neuron=True)
-    globals_ = np.stack([np.asarray(bee_page.POOR_START), [np.log(0.005), 0.0, 2.5, 2.5]])
+    names = bee_es.es_genes("emulated BSS-2", per_neuron=True)
+    globals_ = np.stack([np.asarray(bee_es.POOR_START), [np.log(0.005), 0.0, 2.5, 2.5]])
     full = np.concatenate([globals_, np.zeros((2, 44))], axis=1).astype(np.float32)
     key = jax.random.key(4)
     by_globals = evaluate_population(chip, jnp.asarray(globals_, jnp.float32), key, 2, 40, 40)
@@ -243,7 +246,7 @@ def test_zero_neuron_genes_fly_like_the_global_genes():
 
 def test_evolved_per_neuron_genes_fall_back_to_the_global_ones_on_the_rate_circuit(page):
     names = GENES + NEURON_GENES
-    mean = np.asarray(bee_page.es_start(names)) + 0.2
+    mean = np.asarray(bee_es.es_start(names)) + 0.2
     page._es_names = names
     page._es_state = page._es_state.__class__(
         mean=mean, opt_state=page._es_state.opt_state, generation=page._es_state.generation
@@ -264,7 +267,7 @@ def test_per_neuron_option_restarts_the_es_with_the_neuron_genes(page):
     with page.model.param.update(circuit="emulated BSS-2"):
         page.es_loop.reset()
         assert page._es_names == GENES + NEURON_GENES
-        assert page._es_state.mean.shape == (bee_page.n_genes(GENES + NEURON_GENES),)
+        assert page._es_state.mean.shape == (n_genes(GENES + NEURON_GENES),)
         page.es_per_neuron = False
         assert page._es_names == GENES and page._es_state.mean.shape == (len(GENES),)
     page.es_loop.reset()
@@ -276,6 +279,8 @@ def test_es_gain_needs_a_rising_trend():
         es_gain=0.5,
         es_mean_fitness_slope_per_generation=0.01,
         es_generations=10,
+        es_global_generations=10,
+        es_n_genes=4,
         es_journeys=320,
         es_journey_steps=500,
         es_wall_s=10.0,
@@ -285,8 +290,11 @@ def test_es_gain_needs_a_rising_trend():
         es_fitness_hand_wired=-0.4,
         es_test_journeys=32,
     )
-    assert bee_page._JUDGES["es_gain"](claim, metrics).passed
+    assert JUDGES["es_gain"](claim, metrics).passed
     falling = dict(metrics, es_mean_fitness_slope_per_generation=-0.01)
-    assert not bee_page._JUDGES["es_gain"](claim, falling).passed
+    assert not JUDGES["es_gain"](claim, falling).passed
     small = dict(metrics, es_gain=0.1)
-    assert not bee_page._JUDGES["es_gain"](claim, small).passed
+    assert not JUDGES["es_gain"](claim, small).passed
+    two_phase = dict(metrics, es_generations=30, es_n_genes=48)
+    detail = JUDGES["es_gain"](claim, two_phase).detail
+    assert "30 generations (10 on the global genes, then with 44 per-neuron genes)" in detail
