@@ -220,10 +220,11 @@ def _run_es_phase(
 def _evolve(
     quick: bool, n_sub: int, progress: Progress, figures: dict, fan_out: BatchFanOut
 ) -> dict[str, Any]:
-    """The ES claims. Phase 1 evolves the four global genes from :data:`POOR_START`; full mode
-    adds phase 2, which starts from phase 1's mean and also evolves the 44 per-neuron genes
-    (small steps, 8 routes a candidate): tuning away the chip's fixed-pattern mismatch, as the
-    paper's CMA-ES on hardware parameters does."""
+    """The ES claims. Phase 1 evolves the four global genes from
+    :data:`~snnviz.models.bee_evolution.POOR_START`; full mode adds phase 2, which starts from
+    phase 1's mean and also evolves the 44 per-neuron genes (small steps, 8 routes a
+    candidate): tuning against the chip's fixed-pattern mismatch, as the paper's CMA-ES on
+    hardware parameters does (see the module docstring for what it gains)."""
     # training journeys: quick 250 + 250 steps; full 1,500 out (the test length: the memory gain
     # must suit it) + 1,000 home (the closest approach of a homing bee comes well before)
     if quick:

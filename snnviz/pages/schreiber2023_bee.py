@@ -39,11 +39,7 @@ from snnviz.core.navigation import (
     run_journeys,
 )
 from snnviz.core.navigation.bss2 import SPEEDUP
-from snnviz.core.navigation.evolution import (
-    GENES,
-    OpenES,
-    apply_genes,
-)
+from snnviz.core.navigation.evolution import GENES, OpenES, apply_genes
 from snnviz.distributed import BatchFanOut
 from snnviz.models.bee import CHUNK_STEPS, BeeModel
 from snnviz.models.bee_evolution import (
@@ -53,13 +49,7 @@ from snnviz.models.bee_evolution import (
     es_start,
     fly_candidates,
 )
-from snnviz.views.bee import (
-    LiveActivity,
-    LiveBumps,
-    LiveFitness,
-    LiveJourney,
-    closest_approach_cdf,
-)
+from snnviz.views.bee import LiveActivity, LiveBumps, LiveFitness, LiveJourney, closest_approach_cdf
 
 from ._base import DemoPage, Progress
 from ._bee_reproduce import JUDGES, MISMATCH_LEVELS, PAPER_JOURNEYS_PER_S, measure
@@ -68,6 +58,7 @@ from ._result import Claim, ClaimResult
 
 RATE_STEP_MS = 20.0  # the rate model has no clock: show it at the spiking circuits' 20 ms/step
 ES_POPSIZE, ES_ROUTES, ES_STEPS = 8, 4, 250  # live ES: 8 candidates x 4 routes x (250 + 250)
+
 EXPLANATION = """
 Press **Run one journey**: the bee forages on a random route (grey), then flies home (blue)
 steered only by its central complex. The TB1 ring is a compass (its *dip* is the heading);
