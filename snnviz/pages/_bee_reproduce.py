@@ -17,16 +17,17 @@ fitness; a homing fraction of 128 routes has a standard error of ~0.035):
   the hand-wired 0.78 on the same routes.
 - Phase 1 alone, five 40-generation runs (two seeds with this fitness, two with a homing-success
   term added, and the page's own run): 0.77-0.83 of 128 routes.
-- Phase 2 after three phase-1 results: +0.10 (0.77 -> 0.87), +0.04 (0.80 -> 0.84, the page's full
-  reproduction) and -0.10 (0.77 -> 0.67). Not a reliable gain at this budget: the per-neuron genes
-  drift (RMS ~0.36 after 20 generations) about as much as they correct. In quick mode (8
-  candidates x 4 routes) they drowned the global genes' signal altogether (fitness -0.95 ->
-  -0.94 in 10 generations vs -0.95 -> -0.59), so quick mode and the live page evolve the global
-  genes unless "evolve per-neuron offsets" is ticked.
+- Phase 2 after five phase-1 results: +0.10 (0.77 -> 0.87), +0.04 (0.80 -> 0.84, the page's
+  seed 5), +0.02 (0.77 -> 0.79, seed 11), -0.10 (0.77 -> 0.67) and -0.25 (0.80 -> 0.55, seed 23).
+  Not a reliable gain at this budget: the per-neuron genes drift (RMS ~0.35 after 20 generations)
+  and can undo what phase 1 found. In quick mode (8 candidates x 4 routes) they drowned the
+  global genes' signal altogether (fitness -0.95 -> -0.94 in 10 generations vs -0.95 -> -0.59),
+  so quick mode and the live page evolve the global genes unless "evolve per-neuron offsets" is
+  ticked.
 
-The full-mode claim (>= 0.8) therefore sits at this circuit's ceiling on this chip: the page's
-seed passes (0.84, global genes alone 0.80; the full reproduction took 26 min on 2 busy cores),
-another seed may not.
+The full-mode claim (>= 0.8) is therefore not robustly reproduced: the page's seed passes (0.84,
+the full reproduction took 26 min on 2 busy cores), seeds 11 and 23 end at 0.79 and 0.55. A
+next step would keep phase 2's genes only when they beat phase 1's on validation routes.
 """
 
 from __future__ import annotations

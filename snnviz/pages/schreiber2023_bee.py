@@ -71,9 +71,8 @@ current mean, and give a **Dask scheduler** address to split each generation's p
 that cluster's workers. The *emulated BrainScaleS-2* is a software
 emulation (AdEx neurons, 6-bit synapses, fixed-pattern mismatch, 1 ms biology = 1 µs hardware),
 not the chip. On it the hand-wired circuit homes about 3 journeys in 4; the full reproduction's
-ES reaches 0.84 of 128 held-out routes, near the best any setting of its four global genes
-reached (0.84); runs with other seeds ended between 0.67 and 0.87, so the 80 % target is
-marginal here.
+ES reaches 0.84 of 128 held-out routes, but runs with other seeds ended between 0.55 and 0.87:
+the 80 % target is not reliably reached here (see `snnviz/pages/_bee_reproduce.py`).
 """
 
 
