@@ -15,8 +15,8 @@ fitness; a homing fraction of 128 routes has a standard error of ~0.035):
 - One spread of 0.2 for all four genes (before): the biases hardly left the start in 40
   generations (CPU1 bias 4.5 -> 4.0) and the evolved circuit homed 0.73-0.75 of 64 routes, below
   the hand-wired 0.78 on the same routes.
-- Phase 1 alone, five 40-generation runs (two seeds with this fitness, two with a homing-success
-  term added, and the page's own run): 0.77-0.83 of 128 routes.
+- Phase 1 alone, seven 40-generation runs (four seeds with this fitness, two with a
+  homing-success term added, and the page's own run): 0.77-0.83 of 128 routes.
 - Phase 2 after five phase-1 results: +0.10 (0.77 -> 0.87), +0.04 (0.80 -> 0.84, the page's
   seed 5), +0.02 (0.77 -> 0.79, seed 11), -0.10 (0.77 -> 0.67) and -0.25 (0.80 -> 0.55, seed 23).
   Not a reliable gain at this budget: the per-neuron genes drift (RMS ~0.35 after 20 generations)
