@@ -244,10 +244,15 @@ def apply_genes(
     return circuit
 
 
+def closest_approach_fitness(closest_ratio: Array) -> Array:
+    """Fitness of journeys from their closest-approach ratios (higher is better): minus the
+    mean ratio, each capped at 1.5 so one lost bee cannot dominate. Reduces the last axis."""
+    return -jnp.mean(jnp.minimum(closest_ratio, 1.5), axis=-1)
+
+
 def homing_fitness(summary: JourneySummary) -> Array:
-    """Fitness of journeys (higher is better): minus the mean closest-approach ratio,
-    each capped at 1.5 so one lost bee cannot dominate. Reduces the last axis (routes)."""
-    return -jnp.mean(jnp.minimum(summary.closest_ratio, 1.5), axis=-1)
+    """:func:`closest_approach_fitness` of journey summaries (reduces the routes axis)."""
+    return closest_approach_fitness(summary.closest_ratio)
 
 
 @eqx.filter_jit

@@ -53,7 +53,14 @@ from snnviz.core.navigation import (
     stack_circuits,
 )
 from snnviz.core.navigation.bss2 import SPEEDUP, emulated_bss2_cx
-from snnviz.core.navigation.evolution import GENES, OpenES, evaluate_population, n_genes
+from snnviz.core.navigation.evolution import (
+    GENES,
+    OpenES,
+    closest_approach_fitness,
+    evaluate_population,
+    genes_of,
+    n_genes,
+)
 from snnviz.core.navigation.spiking import spiking_cx
 from snnviz.distributed import BatchFanOut
 from snnviz.models.bee import CHUNK_STEPS
@@ -185,8 +192,8 @@ def _run_es_phase(
     fan_out: BatchFanOut,
     report: Callable[[int], None],
 ) -> tuple[np.ndarray, dict[str, list[float]]]:
-    """Run ``phase``; returns the final mean genes and per-generation best/mean fitness,
-    wall seconds and agent steps flown."""
+    """Run ``phase``; returns the final mean genes and per-generation best/mean fitness and
+    wall seconds."""
     es = OpenES(
         phase.popsize,
         sigma=phase.sigma,
@@ -194,7 +201,7 @@ def _run_es_phase(
         lr_decay=phase.lr_decay,
     )
     state = es.init(jnp.asarray(phase.start))
-    log: dict[str, list[float]] = {"best": [], "mean": [], "seconds": [], "steps": []}
+    log: dict[str, list[float]] = {"best": [], "mean": [], "seconds": []}
     for g in range(phase.generations):
         report(g)
         start = time.perf_counter()
@@ -214,7 +221,6 @@ def _run_es_phase(
         log["best"].append(float(fitness.max()))
         log["mean"].append(float(fitness.mean()))
         log["seconds"].append(time.perf_counter() - start)
-        log["steps"].append(phase.popsize * phase.n_routes * (n_out + n_in))
     return np.asarray(state.mean), log
 
 
@@ -309,8 +315,7 @@ def _evolve(
     def padded(genes: np.ndarray) -> np.ndarray:
         return np.concatenate([genes, np.zeros(width - len(genes), np.float32)])
 
-    hand = np.zeros(width, np.float32)
-    hand[: len(GENES)] = [np.log(0.005), 0.0, 2.5, 2.5]
+    hand = np.asarray(genes_of(circuit, test_names))  # Stone et al.'s tuned values
     probe = [padded(phases[0].start), padded(means[-1]), hand, padded(means[0])]
     if quick:
         probe = jnp.asarray(np.stack(probe[:3] + [means[-1]] * (popsize - 3)))
@@ -328,10 +333,13 @@ def _evolve(
         ],
         axis=1,
     )
-    fit = -np.mean(np.minimum(ratios, 1.5), axis=1)
+    fit = np.asarray(closest_approach_fitness(ratios))
     homed = np.mean(ratios <= HOMING_THRESHOLD, axis=1)
     n_journeys = sum(ph.generations * ph.popsize * ph.n_routes for ph in phases)
-    steps = [v for log in logs for v in log["steps"]]
+    steps = np.repeat(
+        [ph.popsize * ph.n_routes * (n_out + n_in) for ph in phases],
+        [ph.generations for ph in phases],
+    )  # agent steps flown per generation
     slope = float(np.polyfit(np.arange(total), mean, 1)[0]) if total > 1 else 0.0
     genes = means[-1]
     # compiling generations (the first of each phase: a new gene set is a new program) excluded
